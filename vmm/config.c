@@ -206,7 +206,8 @@ static int check_file(const char *field, const char *path, struct kv_err **err)
 {
 	if (!*path)
 		return kv_err_set(err, EINVAL, "%s: empty path", field);
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO given by mistake must not hang validation. */
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return kv_err_errno(err, "%s: cannot open %s", field, path);
 	struct stat st;
@@ -219,7 +220,7 @@ static int check_file(const char *field, const char *path, struct kv_err **err)
 	return 0;
 }
 
-int vmm_config_finish(struct vmm_config *cfg, struct kv_err **err)
+int vmm_config_validate(struct vmm_config *cfg, bool check_files, struct kv_err **err)
 {
 	int r;
 	if (!cfg->cpus)
@@ -244,13 +245,20 @@ int vmm_config_finish(struct vmm_config *cfg, struct kv_err **err)
 	if (cl >= VMM_MAX_CMDLINE)
 		return kv_err_set(err, E2BIG, "cmdline: %zu bytes, the limit is %d", cl,
 				  VMM_MAX_CMDLINE - 1);
-	if ((r = check_file("kernel", cfg->kernel, err)) < 0)
-		return r;
-	if (cfg->initrd && (r = check_file("initrd", cfg->initrd, err)) < 0)
-		return r;
 	if (cfg->serial == VMM_SERIAL_FILE || cfg->serial == VMM_SERIAL_UNIX) {
 		if (!cfg->serial_path)
 			return kv_err_set(err, EINVAL, "serial: needs a path");
 	}
+	if (!check_files)
+		return 0;
+	if ((r = check_file("kernel", cfg->kernel, err)) < 0)
+		return r;
+	if (cfg->initrd && (r = check_file("initrd", cfg->initrd, err)) < 0)
+		return r;
 	return 0;
+}
+
+int vmm_config_finish(struct vmm_config *cfg, struct kv_err **err)
+{
+	return vmm_config_validate(cfg, true, err);
 }

@@ -55,5 +55,7 @@ int vmm_config_set(struct vmm_config *cfg, const char *field, const char *value,
 
 /* Defaults + whole-config validation, including that the files can be opened. */
 int vmm_config_finish(struct vmm_config *cfg, struct kv_err **err);
+/* The same without touching the filesystem when !check_files (fuzzing). */
+int vmm_config_validate(struct vmm_config *cfg, bool check_files, struct kv_err **err);
 
 #endif
