@@ -247,16 +247,58 @@ static int vm_create_vcpus(struct vm *vm, struct kv_err **err)
 	return cpu_setup_boot_regs(vm->vcpus[0].fd, vm->plan.entry, BOOT_PARAMS_ADDR, err);
 }
 
+static int step_open_kvm(struct vm *vm, int console_fd, struct kv_err **err)
+{
+	return vm_open_kvm(vm, err);
+}
+
+static int step_create_kvm_vm(struct vm *vm, int console_fd, struct kv_err **err)
+{
+	return vm_create_kvm_vm(vm, err);
+}
+
+static int step_setup_memory(struct vm *vm, int console_fd, struct kv_err **err)
+{
+	return vm_setup_memory(vm, err);
+}
+
+static int step_setup_devices(struct vm *vm, int console_fd, struct kv_err **err)
+{
+	return vm_setup_devices(vm, console_fd, err);
+}
+
+static int step_load_guest(struct vm *vm, int console_fd, struct kv_err **err)
+{
+	return vm_load_guest(vm, err);
+}
+
+static int step_create_vcpus(struct vm *vm, int console_fd, struct kv_err **err)
+{
+	return vm_create_vcpus(vm, err);
+}
+
 int vm_create(struct vm *vm, int console_fd, struct kv_err **err)
 {
 	int r;
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_efd < 0)
 		return kv_err_errno(err, "eventfd");
-	if ((r = vm_open_kvm(vm, err)) < 0 || (r = vm_create_kvm_vm(vm, err)) < 0 ||
-	    (r = vm_setup_memory(vm, err)) < 0 || (r = vm_setup_devices(vm, console_fd, err)) < 0 ||
-	    (r = vm_load_guest(vm, err)) < 0 || (r = vm_create_vcpus(vm, err)) < 0)
-		return r;
+	/* The build recipe: each step is small and leaves vm_destroy() a consistent state. */
+	static const struct {
+		const char *name;
+		int (*fn)(struct vm *vm, int console_fd, struct kv_err **err);
+	} steps[] = {
+		{ "open /dev/kvm", step_open_kvm },    { "create VM", step_create_kvm_vm },
+		{ "guest memory", step_setup_memory }, { "devices", step_setup_devices },
+		{ "load guest", step_load_guest },     { "vCPUs", step_create_vcpus },
+	};
+	for (size_t i = 0; i < KV_ARRAY_SIZE(steps); i++) {
+		uint64_t t0 = kv_now_ns();
+		if ((r = steps[i].fn(vm, console_fd, err)) < 0)
+			return r;
+		kv_debug("vm_create: %s took %llu us", steps[i].name,
+			 (unsigned long long)((kv_now_ns() - t0) / 1000));
+	}
 	return 0;
 }
 
