@@ -53,6 +53,7 @@ for vmm_name in kvirt qemu; do
 			kv_vm_run 300 "$log" -- "${qemu_cmd[@]}"
 		fi
 		[ -n "$KV_VM_RESULT" ] || { echo "bench: $vmm_name run $i produced no result line" >&2; tail -20 "$log" >&2; }
+		echo "bench: $vmm_name run $i: exec->init ${KV_VM_INIT_MS:-?} ms, exit ${KV_VM_RC:-?}" >&2
 		init_ms[$vmm_name]+="${KV_VM_INIT_MS} "
 		result_ms[$vmm_name]+="${KV_VM_RESULT_MS} "
 	done

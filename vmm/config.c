@@ -121,11 +121,20 @@ int vmm_config_set(struct vmm_config *cfg, const char *field, const char *value,
 		return parse_serial(cfg, value, err);
 	if (!strcmp(field, "hugepages"))
 		return parse_hugepages(cfg, value, err);
+	if (!strcmp(field, "pit")) {
+		if (!strcmp(value, "on") || !strcmp(value, "true"))
+			cfg->pit = true;
+		else if (!strcmp(value, "off") || !strcmp(value, "false"))
+			cfg->pit = false;
+		else
+			return kv_err_set(err, EINVAL, "pit: \"%s\" is not on or off", value);
+		return 0;
+	}
 	return kv_err_set(err, EINVAL, "unknown setting \"%s\"", field);
 }
 
 static const char *const json_fields[] = {
-	"kernel", "initrd", "cmdline", "cpus", "memory", "serial", "hugepages", NULL,
+	"kernel", "initrd", "cmdline", "cpus", "memory", "serial", "hugepages", "pit", NULL,
 };
 
 int vmm_config_from_json(struct vmm_config *cfg, const char *buf, size_t len, const char *what,
@@ -149,6 +158,10 @@ int vmm_config_from_json(struct vmm_config *cfg, const char *buf, size_t len, co
 		if (r > 0 && (r = vmm_config_set(cfg, string_fields[i], s, err)) < 0)
 			return r;
 	}
+
+	r = kv_json_get_bool(root, "pit", &cfg->pit, err);
+	if (r < 0)
+		return r;
 
 	uint64_t n;
 	r = kv_json_get_u64(root, "cpus", &n, err);

@@ -39,6 +39,7 @@ struct vmm_config {
 	enum vmm_serial_kind serial;
 	char *serial_path; /* for file: and unix: */
 	enum vmm_hugepages hugepages;
+	bool pit; /* emulate the i8254 PIT (KVM_CREATE_PIT2); off by default */
 };
 
 void vmm_config_init(struct vmm_config *cfg);

@@ -24,6 +24,7 @@ static void usage(FILE *f)
 	fputs("usage: kvirt-vmm [--config vm.json] [--kernel BZIMAGE] [--initrd FILE]\n"
 	      "                 [--cmdline ARGS] [--cpus N] [--memory SIZE]\n"
 	      "                 [--serial stdio|none|file:PATH|unix:PATH] [--hugepages none|thp]\n"
+	      "                 [--pit on|off]\n"
 	      "Flags override the config file.  Exit status: 0 guest powered off, 1 VMM error,\n"
 	      "2 guest reboot, 3 guest panic/crash, 128+N killed by signal N.\n",
 	      f);
@@ -43,6 +44,7 @@ int main(int argc, char **argv)
 		{ "memory", required_argument, NULL, 'm' },
 		{ "serial", required_argument, NULL, 's' },
 		{ "hugepages", required_argument, NULL, 'H' },
+		{ "pit", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -64,6 +66,7 @@ int main(int argc, char **argv)
 		case 'm': field = "memory"; break;
 		case 's': field = "serial"; break;
 		case 'H': field = "hugepages"; break;
+		case 'P': field = "pit"; break;
 		default: usage(stderr); return VMM_EXIT_ERROR;
 		}
 		if (nflags == KV_ARRAY_SIZE(flag_field)) {

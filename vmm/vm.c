@@ -153,6 +153,14 @@ static int vm_create_kvm_vm(struct vm *vm, struct kv_err **err)
 	/* PIC + IOAPIC + LAPICs in the kernel; must precede vCPU creation. */
 	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
 		return kv_err_errno(err, "KVM_CREATE_IRQCHIP");
+	/*
+	 * No PIT by default: Linux on KVM keeps time with kvmclock and the
+	 * TSC-deadline LAPIC timer (both always offered with the in-kernel
+	 * irqchip), so the PIT only costs exits and a kvm-pit kthread per VM.
+	 * Nested under TCG, VMs with a PIT also wedged the L1 host now and then.
+	 */
+	if (!vm->cfg->pit)
+		return 0;
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
 		return kv_err_errno(err, "KVM_CREATE_PIT2");

@@ -283,6 +283,8 @@ static void test_config(void)
 			  "initrd: cannot open");
 	expect_json_error("{\"cpus\":1}", "kernel: required");
 	expect_json_error("{\"kernel\":\"/proc/self/exe\",\"hugepages\":\"1G\"}", "hugepages:");
+	expect_json_error("{\"kernel\":\"/proc/self/exe\",\"pit\":\"yes\"}",
+			  "pit: must be true or false");
 	expect_json_error("[1,2]", "must be a JSON object");
 	expect_json_error("{\"kernel\":", "invalid JSON at line 1");
 	expect_json_error("{\"kernel\":\"a\",\"kernel\":\"b\"}", "invalid JSON");
@@ -294,6 +296,10 @@ static void test_config(void)
 	   "flag: memory 2G");
 	ok(vmm_config_set(&cfg, "cpus", "x", &err) < 0 && strstr(err->msg, "cpus:"),
 	   "flag: bad cpus named");
+	ok(vmm_config_set(&cfg, "pit", "on", &err) == 0 && cfg.pit, "flag: pit on");
+	vmm_config_clear(&cfg);
+	ok(config_json("{\"kernel\":\"/proc/self/exe\",\"pit\":true}", &cfg, NULL) == 0 && cfg.pit,
+	   "JSON: pit true");
 	vmm_config_clear(&cfg);
 }
 
