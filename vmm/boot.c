@@ -4,10 +4,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "kvirt/cleanup.h"
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 
 /* Offsets in the zero page / setup header (boot.rst, zero-page.rst). */
 #define BP_ACPI_RSDP	    0x070
@@ -255,6 +260,14 @@ static int load_file(const struct guest_mem *m, const char *field, const char *p
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return kv_err_errno(err, "%s: cannot open %s", field, path);
+	/*
+	 * Allocate the destination pages in one call instead of one fault per
+	 * 4 KiB page during the copy (a 14 MiB kernel is ~3500 faults).  Best
+	 * effort: older kernels lack MADV_POPULATE_WRITE and the copy faults in.
+	 */
+	uintptr_t first = (uintptr_t)dst & ~(uintptr_t)4095;
+	uintptr_t last = ((uintptr_t)dst + size + 4095) & ~(uintptr_t)4095;
+	(void)madvise((void *)first, last - first, MADV_POPULATE_WRITE);
 	uint64_t done = 0;
 	while (done < size) {
 		ssize_t r = pread(fd, dst + done, size - done, (off_t)(off + done));
