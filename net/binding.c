@@ -111,15 +111,15 @@ struct setup {
 };
 
 /* Record the inverse first; if the step then fails, forget it again. */
-#define STEP(s, record, action)                           \
-	({                                                \
-		int _r = (record);                        \
-		if (_r >= 0) {                            \
-			_r = (action);                    \
-			if (_r < 0)                       \
+#define STEP(s, record, action)                                   \
+	({                                                        \
+		int _r = (record);                                \
+		if (_r >= 0) {                                    \
+			_r = (action);                            \
+			if (_r < 0)                               \
 				net_undo_drop_last((s)->b->undo); \
-		}                                         \
-		_r;                                       \
+		}                                                 \
+		_r;                                               \
 	})
 
 static int record_fail(int r, struct kv_err **err)
@@ -368,8 +368,7 @@ static int append(char **buf, size_t *len, const char *fmt, ...)
 }
 
 /* "tcp dport { 22, 80 }" for one protocol, or "" when no port uses it. */
-static int port_set(char **buf, size_t *len, const struct net_port *ports, size_t n,
-		    uint8_t proto)
+static int port_set(char **buf, size_t *len, const struct net_port *ports, size_t n, uint8_t proto)
 {
 	bool any = false;
 	for (size_t i = 0; i < n; i++) {
@@ -477,10 +476,10 @@ static int setup_masquerade(struct setup *s, struct kv_err **err)
 	inet_pton(AF_INET, NET_MASQ_GUEST, &guest);
 	inet_pton(AF_INET, NET_MASQ_GATEWAY, &gateway);
 	for (size_t i = 0; i < cfg->n_ports; i++) {
-		if (!cfg->ports[i].port ||
-		    (cfg->ports[i].protocol != IPPROTO_TCP && cfg->ports[i].protocol != IPPROTO_UDP))
-			return kv_err_set(err, EINVAL, "ports[%zu]: need a port 1-65535 and TCP or UDP",
-					  i);
+		if (!cfg->ports[i].port || (cfg->ports[i].protocol != IPPROTO_TCP &&
+					    cfg->ports[i].protocol != IPPROTO_UDP))
+			return kv_err_set(err, EINVAL,
+					  "ports[%zu]: need a port 1-65535 and TCP or UDP", i);
 	}
 
 	if (cfg->has_guest_mac) {
@@ -542,8 +541,8 @@ static int setup_masquerade(struct setup *s, struct kv_err **err)
 	if (r < 0)
 		return r;
 
-	_cleanup_free_ char *rules = net_masquerade_ruleset(s->table, s->pod_ifname, s->bridge_name,
-							    guest, gateway, cfg->ports, cfg->n_ports);
+	_cleanup_free_ char *rules = net_masquerade_ruleset(
+	    s->table, s->pod_ifname, s->bridge_name, guest, gateway, cfg->ports, cfg->n_ports);
 	if (!rules)
 		return kv_err_set(err, ENOMEM, "out of memory");
 	r = STEP(s, net_undo_nft_table(b->undo, cfg->nft ? cfg->nft : "nft", s->table),

@@ -15,28 +15,28 @@
 #define BOOTREPLY   2
 #define HTYPE_ETHER 1
 
-#define OPT_PAD		   0
-#define OPT_SUBNET_MASK	   1
-#define OPT_ROUTER	   3
-#define OPT_DNS		   6
-#define OPT_HOSTNAME	   12
-#define OPT_DOMAIN_NAME	   15
-#define OPT_MTU		   26
-#define OPT_BROADCAST	   28
-#define OPT_REQUESTED_IP   50
-#define OPT_LEASE_TIME	   51
-#define OPT_OVERLOAD	   52
-#define OPT_MSG_TYPE	   53
-#define OPT_SERVER_ID	   54
-#define OPT_PARAM_LIST	   55
-#define OPT_MAX_MSG_SIZE   57
-#define OPT_RENEWAL_T1	   58
-#define OPT_REBINDING_T2   59
-#define OPT_CLIENT_ID	   61
-#define OPT_DOMAIN_SEARCH  119
-#define OPT_CLASSLESS	   121
-#define OPT_MS_CLASSLESS   249
-#define OPT_END		   255
+#define OPT_PAD		    0
+#define OPT_SUBNET_MASK	    1
+#define OPT_ROUTER	    3
+#define OPT_DNS		    6
+#define OPT_HOSTNAME	    12
+#define OPT_DOMAIN_NAME	    15
+#define OPT_MTU		    26
+#define OPT_BROADCAST	    28
+#define OPT_REQUESTED_IP    50
+#define OPT_LEASE_TIME	    51
+#define OPT_OVERLOAD	    52
+#define OPT_MSG_TYPE	    53
+#define OPT_SERVER_ID	    54
+#define OPT_PARAM_LIST	    55
+#define OPT_MAX_MSG_SIZE    57
+#define OPT_RENEWAL_T1	    58
+#define OPT_REBINDING_T2    59
+#define OPT_CLIENT_ID	    61
+#define OPT_DOMAIN_SEARCH   119
+#define OPT_CLASSLESS	    121
+#define OPT_MS_CLASSLESS    249
+#define OPT_END		    255
 #define DHCP_FLAG_BROADCAST 0x8000
 
 static const uint8_t magic_cookie[4] = { 99, 130, 83, 99 };
@@ -400,7 +400,8 @@ int dhcp_build_reply(const struct dhcp_lease *lease, const struct dhcp_msg *req,
 		/* Option 15 is the first search domain, for clients without 119. */
 		const char *first = lease->dns.search[0];
 		(void)opt_put(&w, OPT_DOMAIN_NAME, first, strlen(first));
-		int n = dhcp_encode_search(lease->dns.search, lease->dns.n_search, tmp, sizeof(tmp));
+		int n =
+		    dhcp_encode_search(lease->dns.search, lease->dns.n_search, tmp, sizeof(tmp));
 		if (n > 0)
 			(void)opt_put(&w, OPT_DOMAIN_SEARCH, tmp, (size_t)n);
 	}
@@ -430,8 +431,8 @@ static uint16_t csum_fold(uint32_t sum)
 	return (uint16_t)~sum;
 }
 
-int dhcp_frame_parse(const uint8_t *frame, size_t len, const uint8_t **payload,
-		     size_t *payload_len, uint8_t src_mac[6])
+int dhcp_frame_parse(const uint8_t *frame, size_t len, const uint8_t **payload, size_t *payload_len,
+		     uint8_t src_mac[6])
 {
 	if (len < DHCP_FRAME_HDR_LEN)
 		return -EINVAL;

@@ -116,8 +116,7 @@ int dhcp_server_new(int ifindex, const uint8_t server_mac[6], const struct dhcp_
 	return 0;
 }
 
-static int send_reply(struct dhcp_server *srv, const struct dhcp_msg *req,
-		      enum dhcp_action action)
+static int send_reply(struct dhcp_server *srv, const struct dhcp_msg *req, enum dhcp_action action)
 {
 	uint8_t reply[DHCP_MAX_LEN];
 	uint8_t frame[DHCP_FRAME_HDR_LEN + DHCP_MAX_LEN];
@@ -135,8 +134,8 @@ static int send_reply(struct dhcp_server *srv, const struct dhcp_msg *req,
 		.sll_halen = 6,
 	};
 	memcpy(sll.sll_addr, frame, 6);
-	ssize_t w = sendto(srv->fd, frame, (size_t)fl, MSG_DONTWAIT, (struct sockaddr *)&sll,
-			   sizeof(sll));
+	ssize_t w =
+	    sendto(srv->fd, frame, (size_t)fl, MSG_DONTWAIT, (struct sockaddr *)&sll, sizeof(sll));
 	if (w < 0)
 		return -errno;
 	return 0;
@@ -207,7 +206,9 @@ int dhcp_server_handle_frame(struct dhcp_server *srv, const uint8_t *frame, size
 	else
 		st->acks++;
 	kv_debug("dhcp: %s to %s",
-		 action == DHCP_ACTION_OFFER ? "OFFER" : action == DHCP_ACTION_NAK ? "NAK" : "ACK",
+		 action == DHCP_ACTION_OFFER ? "OFFER"
+		 : action == DHCP_ACTION_NAK ? "NAK"
+					     : "ACK",
 		 mac_str(req.chaddr, mbuf));
 	return 0;
 }

@@ -129,8 +129,9 @@ int main(int argc, char **argv)
 		case 'g': cfg.guest_link = optarg; break;
 		case 'm':
 			if (net_parse_mac(optarg, cfg.guest_mac) < 0) {
-				kv_error("--mac: \"%s\" is not a unicast MAC like 02:11:22:33:44:55",
-					 optarg);
+				kv_error(
+				    "--mac: \"%s\" is not a unicast MAC like 02:11:22:33:44:55",
+				    optarg);
 				return 2;
 			}
 			cfg.has_guest_mac = true;
@@ -138,7 +139,8 @@ int main(int argc, char **argv)
 		case 'r': cfg.resolv_conf = optarg; break;
 		case 'H': cfg.hostname = optarg; break;
 		case 'p':
-			if (cfg.n_ports == MAX_PORTS || parse_port(optarg, &ports[cfg.n_ports]) < 0) {
+			if (cfg.n_ports == MAX_PORTS ||
+			    parse_port(optarg, &ports[cfg.n_ports]) < 0) {
 				kv_error("--port: \"%s\" is not [tcp:|udp:]1-65535 (max %d ports)",
 					 optarg, MAX_PORTS);
 				return 2;

@@ -161,8 +161,7 @@ int net_link_get(struct net_nl *nl, const char *name, struct net_link *out, stru
 	return 0;
 }
 
-int net_link_get_by_index(struct net_nl *nl, int ifindex, struct net_link *out,
-			  struct kv_err **err)
+int net_link_get_by_index(struct net_nl *nl, int ifindex, struct net_link *out, struct kv_err **err)
 {
 	int r = link_get(nl, NULL, ifindex, out);
 	if (r < 0) {
@@ -194,8 +193,7 @@ int net_link_set_up(struct net_nl *nl, int ifindex, bool up, struct kv_err **err
 	ifi->ifi_change = IFF_UP;
 	ifi->ifi_flags = up ? IFF_UP : 0;
 	int r = nl_talk(nl, nlh, NULL, NULL);
-	return r < 0 ? link_fail(err, r, up ? "set up the link" : "set down the link", ifindex)
-		     : 0;
+	return r < 0 ? link_fail(err, r, up ? "set up the link" : "set down the link", ifindex) : 0;
 }
 
 int net_link_set_mtu(struct net_nl *nl, int ifindex, uint32_t mtu, struct kv_err **err)
@@ -494,8 +492,9 @@ static int route_change(struct net_nl *nl, uint16_t type, const struct net_route
 	if (r < 0) {
 		char d[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN];
 		errno = -r;
-		return kv_err_errno(err, "cannot %s route %s/%u%s%s", type == RTM_NEWROUTE ? "add" : "delete",
-				    ip_str(rt->dst, d), rt->dst_len, rt->has_gw ? " via " : "",
+		return kv_err_errno(err, "cannot %s route %s/%u%s%s",
+				    type == RTM_NEWROUTE ? "add" : "delete", ip_str(rt->dst, d),
+				    rt->dst_len, rt->has_gw ? " via " : "",
 				    rt->has_gw ? ip_str(rt->gw, g) : "");
 	}
 	return 0;

@@ -69,8 +69,7 @@ int net_nft_apply(const char *nft, const char *ruleset, struct kv_err **err)
 			  msg[0] ? msg : "no message");
 }
 
-int net_sysctl_set(const char *path, const char *value, char *old, size_t cap,
-		   struct kv_err **err)
+int net_sysctl_set(const char *path, const char *value, char *old, size_t cap, struct kv_err **err)
 {
 	_cleanup_close_ int fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0)

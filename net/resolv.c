@@ -74,6 +74,11 @@ static void parse_line(const char *p, const char *end, struct dhcp_dns *out)
 		p++;
 	if (p == end)
 		return;
+	/* A NUL byte means this is not text; the resolver would stop there too. */
+	if (memchr(p, '\0', (size_t)(end - p))) {
+		out->n_ignored++;
+		return;
+	}
 	/* Comments: '#' or ';' anywhere start one. */
 	for (const char *c = p; c < end; c++) {
 		if (*c == '#' || *c == ';') {

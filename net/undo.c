@@ -229,10 +229,24 @@ static int undo_one(struct net_nl *nl, const struct undo_entry *e, struct kv_err
 		if (r < 0)
 			return net_link_get(nl, e->name, &l, err);
 		return net_link_del(nl, l.ifindex, err);
-	case UNDO_LINK_UP: return net_link_set_up(nl, e->ifindex, e->up, err);
-	case UNDO_LINK_MAC: return net_link_set_mac(nl, e->ifindex, e->mac, err);
-	case UNDO_LINK_MTU: return net_link_set_mtu(nl, e->ifindex, e->mtu, err);
-	case UNDO_LINK_MASTER: return net_link_set_master(nl, e->ifindex, e->master, err);
+	case UNDO_LINK_UP:
+	case UNDO_LINK_MAC:
+	case UNDO_LINK_MTU:
+	case UNDO_LINK_MASTER:
+		/*
+		 * A link that is gone has nothing left to restore: the tap
+		 * vanishes as soon as its last fd is closed, before its
+		 * "release from the bridge" inverse runs.
+		 */
+		if (net_link_get_by_index(nl, e->ifindex, &l, NULL) == -ENODEV)
+			return 0;
+		if (e->kind == UNDO_LINK_UP)
+			return net_link_set_up(nl, e->ifindex, e->up, err);
+		if (e->kind == UNDO_LINK_MAC)
+			return net_link_set_mac(nl, e->ifindex, e->mac, err);
+		if (e->kind == UNDO_LINK_MTU)
+			return net_link_set_mtu(nl, e->ifindex, e->mtu, err);
+		return net_link_set_master(nl, e->ifindex, e->master, err);
 	case UNDO_ADDR_ADD:
 		r = net_addr_add(nl, &e->addr, NULL);
 		return r == -EEXIST ? 0 : r < 0 ? net_addr_add(nl, &e->addr, err) : 0;

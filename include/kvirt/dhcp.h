@@ -28,22 +28,22 @@
 #include "kvirt/err.h"
 
 /* BOOTP fixed header (236 bytes) + magic cookie (4). */
-#define DHCP_HEADER_LEN	  236
-#define DHCP_MIN_LEN	  240
+#define DHCP_HEADER_LEN 236
+#define DHCP_MIN_LEN	240
 /*
  * Largest message we accept: a full 1500-byte Ethernet payload minus IPv4 and
  * UDP headers.  Clients send ~300 bytes; anything bigger is not a DHCP client.
  */
-#define DHCP_MAX_LEN	  1472
+#define DHCP_MAX_LEN 1472
 /* RFC 2131: every client must accept 576-byte IP datagrams = 548 bytes of DHCP. */
-#define DHCP_MIN_REPLY	  548
-#define DHCP_SERVER_PORT  67
-#define DHCP_CLIENT_PORT  68
-#define DHCP_MAX_DNS	  8
-#define DHCP_MAX_SEARCH	  16
-#define DHCP_MAX_ROUTES	  32
-#define DHCP_MAX_NAME	  253
-#define DHCP_INFINITE	  0xffffffffu
+#define DHCP_MIN_REPLY	 548
+#define DHCP_SERVER_PORT 67
+#define DHCP_CLIENT_PORT 68
+#define DHCP_MAX_DNS	 8
+#define DHCP_MAX_SEARCH	 16
+#define DHCP_MAX_ROUTES	 32
+#define DHCP_MAX_NAME	 253
+#define DHCP_INFINITE	 0xffffffffu
 
 enum dhcp_msg_type {
 	DHCP_NONE = 0,
@@ -60,13 +60,13 @@ enum dhcp_msg_type {
 /* Why a packet was dropped; each has a counter in struct dhcp_stats. */
 enum dhcp_parse_error {
 	DHCP_OK = 0,
-	DHCP_ERR_TRUNCATED,	  /* shorter than header + cookie */
-	DHCP_ERR_OVERSIZED,	  /* longer than DHCP_MAX_LEN */
-	DHCP_ERR_BAD_HEADER,	  /* op is not BOOTREQUEST, htype not Ethernet, hlen not 6 */
-	DHCP_ERR_BAD_MAGIC,	  /* no 99.130.83.99 cookie */
-	DHCP_ERR_OPTION_OVERRUN,  /* an option's length runs past the end */
-	DHCP_ERR_BAD_OPTION,	  /* a known option with an impossible length or value */
-	DHCP_ERR_NO_MSG_TYPE,	  /* plain BOOTP or option 53 missing */
+	DHCP_ERR_TRUNCATED,	 /* shorter than header + cookie */
+	DHCP_ERR_OVERSIZED,	 /* longer than DHCP_MAX_LEN */
+	DHCP_ERR_BAD_HEADER,	 /* op is not BOOTREQUEST, htype not Ethernet, hlen not 6 */
+	DHCP_ERR_BAD_MAGIC,	 /* no 99.130.83.99 cookie */
+	DHCP_ERR_OPTION_OVERRUN, /* an option's length runs past the end */
+	DHCP_ERR_BAD_OPTION,	 /* a known option with an impossible length or value */
+	DHCP_ERR_NO_MSG_TYPE,	 /* plain BOOTP or option 53 missing */
 	DHCP_ERR__MAX,
 };
 
@@ -169,8 +169,8 @@ int dhcp_encode_search(const char (*names)[DHCP_MAX_NAME + 1], size_t n, uint8_t
  * Returns 0 and points *payload into frame, or -EINVAL when it is not a
  * well-formed DHCP-server datagram.
  */
-int dhcp_frame_parse(const uint8_t *frame, size_t len, const uint8_t **payload,
-		     size_t *payload_len, uint8_t src_mac[6]);
+int dhcp_frame_parse(const uint8_t *frame, size_t len, const uint8_t **payload, size_t *payload_len,
+		     uint8_t src_mac[6]);
 
 /*
  * Wrap a reply in Ethernet/IPv4/UDP, addressed as RFC 2131 4.1 requires:
@@ -184,8 +184,8 @@ int dhcp_frame_build(const uint8_t server_mac[6], struct in_addr server_ip,
 		     size_t reply_len, uint8_t *frame, size_t cap);
 
 struct dhcp_stats {
-	uint64_t rx_frames;	 /* frames read from the socket */
-	uint64_t not_dhcp;	 /* not IPv4/UDP to port 67 (or our own output) */
+	uint64_t rx_frames;		 /* frames read from the socket */
+	uint64_t not_dhcp;		 /* not IPv4/UDP to port 67 (or our own output) */
 	uint64_t dropped[DHCP_ERR__MAX]; /* by enum dhcp_parse_error */
 	uint64_t dropped_total;
 	uint64_t other_client; /* valid, but not our VM's MAC */

@@ -134,8 +134,7 @@ int net_undo_run(struct net_undo *u, struct net_nl *nl, struct kv_err **err);
 /* Run `nft -f -` with `ruleset` on stdin; nft's own message becomes the error. */
 int net_nft_apply(const char *nft, const char *ruleset, struct kv_err **err);
 /* Write a /proc/sys value, returning the previous one in old (cap bytes). */
-int net_sysctl_set(const char *path, const char *value, char *old, size_t cap,
-		   struct kv_err **err);
+int net_sysctl_set(const char *path, const char *value, char *old, size_t cap, struct kv_err **err);
 
 /* ---- bindings (net/binding.c) ---- */
 
@@ -193,8 +192,8 @@ struct net_binding {
 #define NET_MASQ_GUEST	 "10.0.2.2"
 #define NET_MASQ_PREFIX	 24
 /* The bridge's MAC in both bindings; KubeVirt reserves it, so no guest has it. */
-#define NET_BRIDGE_MAC \
-	{                  \
+#define NET_BRIDGE_MAC              \
+	{                           \
 		0x02, 0, 0, 0, 0, 0 \
 	}
 
