@@ -218,8 +218,9 @@ int main(int argc, char **argv)
 				kv_info("signal %u: tearing down", si.ssi_signo);
 			break;
 		}
-		if (p[1].revents && dhcp_server_handle_readable(srv) < 0) {
-			kv_error("dhcp socket: %s", strerror(errno));
+		int r = p[1].revents ? dhcp_server_handle_readable(srv) : 0;
+		if (r < 0) {
+			kv_error("dhcp socket: %s", strerror(-r));
 			rc = 1;
 			break;
 		}

@@ -61,7 +61,7 @@ kvt_require() {
 		exit 77
 	fi
 	local t
-	for t in ip nft busybox jq; do
+	for t in ip nft busybox jq python3 timeout; do
 		if ! command -v $t >/dev/null; then
 			echo "1..0 # SKIP $t is not installed (scripts/deps.sh)"
 			exit 77

@@ -59,6 +59,12 @@ is "$(ip netns exec "$NODE" busybox nc -w 3 10.244.1.5 8080 </dev/null 2>/dev/nu
 	hello-from-vm "listed TCP port 8080 on the pod IP reaches the guest"
 is "$(ip netns exec "$NODE" busybox nc -w 3 10.244.1.5 8081 </dev/null 2>/dev/null)" "" \
 	"unlisted port 8081 does not reach the guest"
+# From inside the pod, 127.0.0.1 on a listed port is the guest too (route_localnet + snat).
+ip netns exec "$GUEST" busybox nc -l -p 8080 -e echo hello-from-vm-local &
+BG_PIDS+=($!)
+sleep 0.3
+is "$(ip netns exec "$POD" busybox nc -w 3 127.0.0.1 8080 </dev/null 2>/dev/null)" \
+	hello-from-vm-local "127.0.0.1:8080 inside the pod reaches the guest"
 
 kvt_kill_bg
 kvt_stop_setup

@@ -186,7 +186,8 @@ static void test_parse_hostile(void)
 	pkt_end(&p);
 	is_int(dhcp_parse(p.b, p.len, &m), DHCP_ERR_BAD_OPTION, "message type 9");
 	pkt_init(&p, DHCPREQUEST);
-	pkt_opt(&p, 50, 3, two);
+	uint8_t three[] = { 10, 244, 1 };
+	pkt_opt(&p, 50, 3, three);
 	pkt_end(&p);
 	is_int(dhcp_parse(p.b, p.len, &m), DHCP_ERR_BAD_OPTION, "requested IP of 3 bytes");
 }
