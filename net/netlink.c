@@ -58,7 +58,16 @@ static struct nlmsghdr *nl_msg(struct net_nl *nl, uint16_t type, uint16_t flags)
 {
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(nl->buf);
 	nlh->nlmsg_type = type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+	/*
+	 * Dumps end with NLMSG_DONE; asking for an ACK as well could leave a
+	 * stray message behind that the next request would trip over.  (The
+	 * flag bits are shared: NLM_F_DUMP on a GET is REPLACE|EXCL on a NEW,
+	 * hence the check on the message type.)
+	 */
+	bool dump = type % 4 == 2 && (flags & NLM_F_DUMP) == NLM_F_DUMP;
+	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+	if (!dump)
+		nlh->nlmsg_flags |= NLM_F_ACK;
 	nlh->nlmsg_seq = ++nl->seq;
 	return nlh;
 }

@@ -102,6 +102,11 @@ kvt_cleanup() {
 trap kvt_cleanup EXIT
 trap 'exit 130' INT TERM
 
+# kvt_make_pod [onlink]: with "onlink" the pod looks like Calico's: a /32
+# address and a default route via 169.254.1.1, reachable only through an
+# on-link route; the node answers for it by proxy ARP (which needs
+# forwarding on) and has its own
+# address 10.0.0.1 on another link (a veth in the node namespace).
 kvt_make_pod() {
 	ip netns add "$POD" && ip netns add "$NODE" && ip netns add "$GUEST" || return 1
 	local ns
@@ -109,13 +114,27 @@ kvt_make_pod() {
 		ip -n "$ns" link set lo up || return 1
 	done
 	ip -n "$NODE" link add veth-pod type veth peer name eth0 netns "$POD" &&
-		ip -n "$NODE" addr add 10.244.1.1/24 dev veth-pod &&
 		ip -n "$NODE" link set veth-pod mtu 1400 up &&
-		ip -n "$POD" link set eth0 mtu 1400 up &&
-		ip -n "$POD" addr add 10.244.1.5/24 dev eth0 &&
-		ip -n "$POD" route add default via 10.244.1.1 &&
-		ip -n "$POD" route add 10.96.0.0/12 via 10.244.1.1 &&
-		ip -n "$POD" link add vg0 type veth peer name eth0 netns "$GUEST" &&
+		ip -n "$POD" link set eth0 mtu 1400 up || return 1
+	if [ "${1:-}" = onlink ]; then
+		ip -n "$NODE" link add node0 type veth peer name node1 &&
+			ip -n "$NODE" addr add 10.0.0.1/24 dev node0 &&
+			ip -n "$NODE" link set node1 up &&
+			ip -n "$NODE" link set node0 up &&
+			ip -n "$NODE" route add default dev node0 &&
+			ip -n "$NODE" route add 10.244.1.5/32 dev veth-pod &&
+			ip netns exec "$NODE" sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward' &&
+			ip netns exec "$NODE" sh -c 'echo 1 >/proc/sys/net/ipv4/conf/veth-pod/proxy_arp' &&
+			ip -n "$POD" addr add 10.244.1.5/32 dev eth0 &&
+			ip -n "$POD" route add 169.254.1.1 dev eth0 scope link &&
+			ip -n "$POD" route add default via 169.254.1.1 dev eth0 || return 1
+	else
+		ip -n "$NODE" addr add 10.244.1.1/24 dev veth-pod &&
+			ip -n "$POD" addr add 10.244.1.5/24 dev eth0 &&
+			ip -n "$POD" route add default via 10.244.1.1 &&
+			ip -n "$POD" route add 10.96.0.0/12 via 10.244.1.1 || return 1
+	fi
+	ip -n "$POD" link add vg0 type veth peer name eth0 netns "$GUEST" &&
 		ip -n "$POD" link set vg0 up &&
 		ip -n "$GUEST" link set eth0 up || return 1
 	cat >"$KVT_TMP/resolv.conf" <<'RESOLV'
@@ -202,7 +221,20 @@ for v in ip subnet router dns domain search mtu hostname staticroutes lease serv
 done >"$KVT_TMP/lease"
 ip link set dev "$interface" mtu "$mtu"
 ip addr add "$ip/$subnet" dev "$interface"
-ip route add default via "$router"
+# Like a real client: option 121 replaces the router option (RFC 3442).
+if [ -n "${staticroutes:-}" ]; then
+	set -- $staticroutes
+	while [ $# -ge 2 ]; do
+		if [ "$2" = 0.0.0.0 ]; then
+			ip route add "$1" dev "$interface"
+		else
+			ip route add "$1" via "$2" dev "$interface"
+		fi
+		shift 2
+	done
+else
+	ip route add default via "$router"
+fi
 SCRIPT
 	chmod +x "$KVT_TMP/udhcpc.sh"
 	rm -f "$KVT_TMP/lease"
