@@ -243,6 +243,18 @@ SCRIPT
 		-s "$KVT_TMP/udhcpc.sh" >"$KVT_TMP/udhcpc.log" 2>&1
 }
 
+# Wait until something listens on TCP PORT in namespace NS (slow machines
+# take a while to start a listener; a fixed sleep would make tests flaky).
+kvt_wait_listen() { # NS PORT
+	local i
+	for i in $(seq 100); do
+		[ -n "$(ip netns exec "$1" ss -Hltn "sport = :$2")" ] && return 0
+		sleep 0.1
+	done
+	diag "nothing listens on port $2 in $1"
+	return 1
+}
+
 kvt_lease() { # VAR
 	sed -n "s/^$1=//p" "$KVT_TMP/lease" 2>/dev/null
 }
