@@ -33,8 +33,9 @@ is "$(kvt_lease search)" "default.svc.cluster.local svc.cluster.local cluster.lo
 is "$(kvt_lease domain)" default.svc.cluster.local "domain name (option 15)"
 is "$(kvt_lease mtu)" 1400 "MTU (option 26)"
 is "$(kvt_lease hostname)" vm1 "hostname (option 12)"
-is "$(kvt_lease staticroutes)" "0.0.0.0/0 10.244.1.1 10.96.0.0/12 10.244.1.1" \
-	"classless static routes (option 121)"
+is "$(kvt_lease staticroutes)" \
+	"192.168.50.0/24 0.0.0.0 0.0.0.0/0 10.244.1.1 10.96.0.0/12 10.244.1.1" \
+	"classless static routes (option 121): on-link first, default included"
 is "$(kvt_lease lease)" 86313600 "lease time: 999 days"
 
 check "guest pings the node (10.244.1.1)" ip netns exec "$GUEST" busybox ping -c 2 -W 2 10.244.1.1

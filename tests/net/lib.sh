@@ -6,7 +6,8 @@
 #   node ns                 pod ns                               guest ns
 #   veth-pod 10.244.1.1 ── eth0 10.244.1.5/24, mtu 1400          (stands in for the VM)
 #                            default via 10.244.1.1
-#                            10.96.0.0/12 via 10.244.1.1
+#                            10.96.0.0/12 via 10.244.1.1 metric 100 src 10.244.1.5
+#                            192.168.50.0/24 dev eth0 (on-link, proto static)
 #                           vg0 ───────────────────────────────── eth0
 #
 # vg0 is what the binding attaches instead of a tap (--guest-link), because a
@@ -132,7 +133,8 @@ kvt_make_pod() {
 		ip -n "$NODE" addr add 10.244.1.1/24 dev veth-pod &&
 			ip -n "$POD" addr add 10.244.1.5/24 dev eth0 &&
 			ip -n "$POD" route add default via 10.244.1.1 &&
-			ip -n "$POD" route add 10.96.0.0/12 via 10.244.1.1 || return 1
+			ip -n "$POD" route add 10.96.0.0/12 via 10.244.1.1 metric 100 src 10.244.1.5 &&
+			ip -n "$POD" route add 192.168.50.0/24 dev eth0 proto static scope link || return 1
 	fi
 	ip -n "$POD" link add vg0 type veth peer name eth0 netns "$GUEST" &&
 		ip -n "$POD" link set vg0 up &&
