@@ -6,7 +6,11 @@
 kvt_require
 
 kvt_make_pod || { tap_ok 1 "build the pod fixture"; tap_finish; exit 1; }
+# A secondary address too: deleting a primary would take it along, so the
+# journal must delete it first and restore it after the primary.
+ip -n "$POD" addr add 10.244.1.6/24 dev eth0
 kvt_snapshot before
+check "the fixture has a secondary address" grep -q '"secondary": true' "$KVT_TMP/before.addr"
 
 for binding in bridge masquerade; do
 	failed=0
