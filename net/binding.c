@@ -122,7 +122,11 @@ struct setup {
 		_r;                                               \
 	})
 
-static int record_fail(int r, struct kv_err **err)
+/*
+ * A step failed.  Its action already described the failure in *err; if the
+ * journal refused to record it, say so here (kv_err_set never overwrites).
+ */
+static int step_fail(int r, struct kv_err **err)
 {
 	if (r == -ECANCELED)
 		return kv_err_set(err, ECANCELED, "setup stopped by the fail-at test hook");
@@ -153,7 +157,7 @@ static int make_bridge(struct setup *s, const uint8_t bridge_mac[6], struct kv_e
 	int r = STEP(s, net_undo_link_del(b->undo, s->bridge_name),
 		     net_bridge_add(s->nl, s->bridge_name, s->pod.mtu, bridge_mac, err));
 	if (r < 0)
-		return r == -ECANCELED ? record_fail(r, err) : r;
+		return step_fail(r, err);
 	struct net_link br;
 	r = net_link_get(s->nl, s->bridge_name, &br, err);
 	if (r < 0)
@@ -170,13 +174,13 @@ static int make_bridge(struct setup *s, const uint8_t bridge_mac[6], struct kv_e
 			r = STEP(s, net_undo_link_mtu(b->undo, guest.ifindex, guest.mtu),
 				 net_link_set_mtu(s->nl, guest.ifindex, s->pod.mtu, err));
 			if (r < 0)
-				return r == -ECANCELED ? record_fail(r, err) : r;
+				return step_fail(r, err);
 		}
 	} else {
 		unsigned q = cfg->queues ? cfg->queues : 1;
 		r = net_undo_link_del(b->undo, s->tap_name);
 		if (r < 0)
-			return record_fail(r, err);
+			return step_fail(r, err);
 		r = net_tap_create(s->tap_name, q, b->tap_fds, err);
 		if (r < 0) {
 			net_undo_drop_last(b->undo);
@@ -194,12 +198,12 @@ static int make_bridge(struct setup *s, const uint8_t bridge_mac[6], struct kv_e
 	r = STEP(s, net_undo_link_master(b->undo, guest.ifindex, 0),
 		 net_link_set_master(s->nl, guest.ifindex, br.ifindex, err));
 	if (r < 0)
-		return r == -ECANCELED ? record_fail(r, err) : r;
+		return step_fail(r, err);
 	if (!(guest.flags & IFF_UP)) {
 		r = STEP(s, net_undo_link_up(b->undo, guest.ifindex, false),
 			 net_link_set_up(s->nl, guest.ifindex, true, err));
 		if (r < 0)
-			return r == -ECANCELED ? record_fail(r, err) : r;
+			return step_fail(r, err);
 	}
 	/* The bridge itself is deleted on undo; bringing it up needs no inverse. */
 	return net_link_set_up(s->nl, br.ifindex, true, err);
@@ -301,7 +305,7 @@ static int setup_bridge(struct setup *s, struct kv_err **err)
 				continue;
 			r = STEP(s, net_undo_route_add(b->undo, rt), net_route_del(s->nl, rt, err));
 			if (r < 0)
-				return r == -ECANCELED ? record_fail(r, err) : r;
+				return step_fail(r, err);
 		}
 	}
 	/* Secondary addresses first: deleting a primary takes its secondaries along. */
@@ -309,13 +313,13 @@ static int setup_bridge(struct setup *s, struct kv_err **err)
 		r = STEP(s, net_undo_addr_add(b->undo, &addrs[i]),
 			 net_addr_del(s->nl, &addrs[i], err));
 		if (r < 0)
-			return r == -ECANCELED ? record_fail(r, err) : r;
+			return step_fail(r, err);
 	}
 	if (s->pod.flags & IFF_UP) {
 		r = STEP(s, net_undo_link_up(b->undo, s->pod.ifindex, true),
 			 net_link_set_up(s->nl, s->pod.ifindex, false, err));
 		if (r < 0)
-			return r == -ECANCELED ? record_fail(r, err) : r;
+			return step_fail(r, err);
 	}
 	/* The guest takes eth0's MAC; two ports of one bridge must not share it. */
 	uint8_t mac[6];
@@ -327,7 +331,7 @@ static int setup_bridge(struct setup *s, struct kv_err **err)
 	r = STEP(s, net_undo_link_mac(b->undo, s->pod.ifindex, s->pod.mac),
 		 net_link_set_mac(s->nl, s->pod.ifindex, mac, err));
 	if (r < 0)
-		return r == -ECANCELED ? record_fail(r, err) : r;
+		return step_fail(r, err);
 
 	static const uint8_t bridge_mac[6] = NET_BRIDGE_MAC;
 	r = make_bridge(s, bridge_mac, err);
@@ -336,11 +340,11 @@ static int setup_bridge(struct setup *s, struct kv_err **err)
 	r = STEP(s, net_undo_link_master(b->undo, s->pod.ifindex, 0),
 		 net_link_set_master(s->nl, s->pod.ifindex, b->bridge_ifindex, err));
 	if (r < 0)
-		return r == -ECANCELED ? record_fail(r, err) : r;
+		return step_fail(r, err);
 	r = STEP(s, net_undo_link_up(b->undo, s->pod.ifindex, false),
 		 net_link_set_up(s->nl, s->pod.ifindex, true, err));
 	if (r < 0)
-		return r == -ECANCELED ? record_fail(r, err) : r;
+		return step_fail(r, err);
 	return 0;
 }
 
@@ -517,7 +521,7 @@ static int setup_masquerade(struct setup *s, struct kv_err **err)
 	r = net_undo_sysctl(b->undo, fwd, old);
 	if (r < 0) {
 		net_sysctl_set(fwd, old, NULL, 0, NULL);
-		return record_fail(r, err);
+		return step_fail(r, err);
 	}
 
 	static const uint8_t bridge_mac[6] = NET_BRIDGE_MAC;
@@ -548,7 +552,7 @@ static int setup_masquerade(struct setup *s, struct kv_err **err)
 	r = STEP(s, net_undo_nft_table(b->undo, cfg->nft ? cfg->nft : "nft", s->table),
 		 net_nft_apply(cfg->nft, rules, err));
 	if (r < 0)
-		return r == -ECANCELED ? record_fail(r, err) : r;
+		return step_fail(r, err);
 	return 0;
 }
 
