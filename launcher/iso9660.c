@@ -225,6 +225,8 @@ static int cmp_iso_name(const void *a, const void *b)
 
 static void sort_tree(struct iso_node *dir)
 {
+	if (dir->n_kids == 0)
+		return; /* kids may be NULL: qsort must not see it */
 	qsort(dir->kids, dir->n_kids, sizeof(dir->kids[0]), cmp_iso_name);
 	for (size_t i = 0; i < dir->n_kids; i++)
 		if (dir->kids[i]->is_dir)
@@ -440,7 +442,9 @@ int64_t kv_iso_write(int fd, const char *volume_id, const struct kv_iso_file *fi
 
 	/* Breadth-first list of directories: the path table's order. */
 	size_t n_dirs = 1;
-	_cleanup_free_ struct iso_node **dirs = malloc(sizeof(*dirs) * (n_files + 1));
+	/* Each file brings at most KV_ISO_MAX_DEPTH directories with it. */
+	_cleanup_free_ struct iso_node **dirs =
+		malloc(sizeof(*dirs) * (n_files * KV_ISO_MAX_DEPTH + 1));
 	if (!dirs)
 		return kv_err_set(err, ENOMEM, "out of memory");
 	dirs[0] = root;

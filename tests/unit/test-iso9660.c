@@ -148,6 +148,17 @@ static void test_configdrive_tree(void)
 		check_extract(iso, m, MANY, "many");
 	free(m);
 	free(names);
+
+	/* More directories than files (found by the fuzzer: the directory list
+	 * was sized by the file count). */
+	struct kv_iso_file deep[] = { { "a/b/c/d/e/f/g/file", "deep", 4 } };
+	snprintf(iso, sizeof(iso), "%s/deep.iso", tmpdir);
+	size = write_iso(iso, "deep", deep, 1, &err);
+	ok(size > 0, "one file seven directories deep");
+	kv_err_free(err);
+	err = NULL;
+	if (have("osirrox"))
+		check_extract(iso, deep, 1, "deep");
 }
 
 static void expect_error(const char *volid, const struct kv_iso_file *f, size_t n, int code,
