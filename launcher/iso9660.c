@@ -21,11 +21,11 @@
 
 #include "kvirt/cleanup.h"
 
-#define SECTOR 2048u
+#define SECTOR	     2048u
 #define FIRST_PT_LBA 18u
 
 struct iso_node {
-	char *name;        /* real name, carried by Rock Ridge NM */
+	char *name;	   /* real name, carried by Rock Ridge NM */
 	char iso_name[16]; /* primary d-character name: "META_DAT.;1", "OPENSTAC" */
 	bool is_dir;
 	const void *data; /* files */
@@ -34,7 +34,7 @@ struct iso_node {
 	struct iso_node **kids;
 	size_t n_kids, cap_kids;
 	uint32_t lba;
-	uint32_t size;       /* extent bytes: files their length, dirs whole sectors */
+	uint32_t size;	     /* extent bytes: files their length, dirs whole sectors */
 	uint16_t dir_number; /* 1-based path-table index (dirs) */
 };
 
@@ -102,30 +102,33 @@ static int tree_insert(struct iso_node *root, const struct kv_iso_file *f, struc
 	if (f->len && !f->data)
 		return kv_err_set(err, EINVAL, "file %s: no data", p);
 	if (f->len >= KV_ISO_MAX_FILE_SIZE)
-		return kv_err_set(err, EFBIG, "file %s: %zu bytes is too large (limit %llu)", p, f->len,
-				  (unsigned long long)KV_ISO_MAX_FILE_SIZE - 1);
+		return kv_err_set(err, EFBIG, "file %s: %zu bytes is too large (limit %llu)", p,
+				  f->len, (unsigned long long)KV_ISO_MAX_FILE_SIZE - 1);
 	struct iso_node *dir = root;
 	unsigned depth = 0;
 	for (;;) {
 		const char *slash = strchr(p, '/');
 		size_t len = slash ? (size_t)(slash - p) : strlen(p);
-		if (len == 0 || (len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
-			return kv_err_set(err, EINVAL,
-					  "file %s: empty, '.' or '..' path component is not allowed",
-					  f->path);
+		if (len == 0 || (len == 1 && p[0] == '.') ||
+		    (len == 2 && p[0] == '.' && p[1] == '.'))
+			return kv_err_set(
+			    err, EINVAL,
+			    "file %s: empty, '.' or '..' path component is not allowed", f->path);
 		if (len > KV_ISO_MAX_NAME)
 			return kv_err_set(err, ENAMETOOLONG,
-					  "file %s: a path component is longer than %d bytes", f->path,
-					  KV_ISO_MAX_NAME);
+					  "file %s: a path component is longer than %d bytes",
+					  f->path, KV_ISO_MAX_NAME);
 		for (size_t i = 0; i < len; i++)
 			if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
-				return kv_err_set(err, EINVAL,
-						  "file %s: control characters are not allowed in names",
-						  f->path);
+				return kv_err_set(
+				    err, EINVAL,
+				    "file %s: control characters are not allowed in names",
+				    f->path);
 		struct iso_node *kid = node_find(dir, p, len);
 		if (!slash) {
 			if (kid)
-				return kv_err_set(err, EEXIST, "file %s: given twice (or also a directory)",
+				return kv_err_set(err, EEXIST,
+						  "file %s: given twice (or also a directory)",
 						  f->path);
 			kid = node_new(p, len, false, dir);
 			if (!kid || node_add_kid(dir, kid) < 0) {
@@ -137,8 +140,8 @@ static int tree_insert(struct iso_node *root, const struct kv_iso_file *f, struc
 			return 0;
 		}
 		if (++depth > KV_ISO_MAX_DEPTH)
-			return kv_err_set(err, EINVAL, "file %s: more than %d directory levels", f->path,
-					  KV_ISO_MAX_DEPTH);
+			return kv_err_set(err, EINVAL, "file %s: more than %d directory levels",
+					  f->path, KV_ISO_MAX_DEPTH);
 		if (kid && !kid->is_dir)
 			return kv_err_set(err, EEXIST, "file %s: %.*s is a file, not a directory",
 					  f->path, (int)len, p);
@@ -207,7 +210,8 @@ static void assign_iso_names(struct iso_node *dir)
 			if (k->is_dir)
 				snprintf(k->iso_name, sizeof(k->iso_name), "%s", b);
 			else
-				snprintf(k->iso_name, sizeof(k->iso_name), "%s.%.*s;1", b, (int)ne, ext);
+				snprintf(k->iso_name, sizeof(k->iso_name), "%s.%.*s;1", b, (int)ne,
+					 ext);
 			if (!iso_name_taken(dir, i, k->iso_name))
 				break;
 		}
@@ -410,8 +414,8 @@ static void put_padded(uint8_t *p, const char *s, size_t width)
 static void put_date17(uint8_t *p, const struct tm *tm)
 {
 	char buf[64];
-	snprintf(buf, sizeof(buf), "%04d%02d%02d%02d%02d%02d00", tm->tm_year + 1900,
-		 tm->tm_mon + 1, tm->tm_mday, tm->tm_hour, tm->tm_min, tm->tm_sec);
+	snprintf(buf, sizeof(buf), "%04d%02d%02d%02d%02d%02d00", tm->tm_year + 1900, tm->tm_mon + 1,
+		 tm->tm_mday, tm->tm_hour, tm->tm_min, tm->tm_sec);
 	memcpy(p, buf, 16);
 	p[16] = 0;
 }
@@ -444,7 +448,7 @@ int64_t kv_iso_write(int fd, const char *volume_id, const struct kv_iso_file *fi
 	size_t n_dirs = 1;
 	/* Each file brings at most KV_ISO_MAX_DEPTH directories with it. */
 	_cleanup_free_ struct iso_node **dirs =
-		malloc(sizeof(*dirs) * (n_files * KV_ISO_MAX_DEPTH + 1));
+	    malloc(sizeof(*dirs) * (n_files * KV_ISO_MAX_DEPTH + 1));
 	if (!dirs)
 		return kv_err_set(err, ENOMEM, "out of memory");
 	dirs[0] = root;
@@ -581,8 +585,9 @@ int64_t kv_iso_write(int fd, const char *volume_id, const struct kv_iso_file *fi
 			return kv_err_set(err, ENOMEM, "out of memory");
 		size_t used = 0;
 		for (size_t k = 0; k < 2 + d->n_kids; k++) {
-			const struct iso_node *t = k == 0 ? d : k == 1 ? (d->parent ? d->parent : d) :
-								   d->kids[k - 2];
+			const struct iso_node *t = k == 0   ? d
+						   : k == 1 ? (d->parent ? d->parent : d)
+							    : d->kids[k - 2];
 			enum rec_kind kind = k == 0 ? REC_SELF : k == 1 ? REC_PARENT : REC_CHILD;
 			size_t l = record_len(t, kind, i == 0 && kind == REC_SELF);
 			if (used % SECTOR + l > SECTOR)

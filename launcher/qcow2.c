@@ -24,21 +24,21 @@
 
 #include "kvirt/cleanup.h"
 
-#define QCOW2_MAGIC 0x514649fbu
+#define QCOW2_MAGIC	 0x514649fbu
 #define MIN_CLUSTER_BITS 9
 #define MAX_CLUSTER_BITS 21
-#define MAX_L1_ENTRIES ((32u << 20) / 8) /* a 32 MiB L1 table covers far more than any disk */
-#define MAX_VIRTUAL_SIZE (1ull << 52)  /* 4 PiB */
-#define OFFSET_MASK 0x00fffffffffffe00ull
-#define L2_COMPRESSED (1ull << 62)
-#define L2_ZERO 1ull
+#define MAX_L1_ENTRIES	 ((32u << 20) / 8) /* a 32 MiB L1 table covers far more than any disk */
+#define MAX_VIRTUAL_SIZE (1ull << 52)	   /* 4 PiB */
+#define OFFSET_MASK	 0x00fffffffffffe00ull
+#define L2_COMPRESSED	 (1ull << 62)
+#define L2_ZERO		 1ull
 
 /* v3 incompatible feature bits */
-#define INCOMPAT_DIRTY (1ull << 0)
-#define INCOMPAT_CORRUPT (1ull << 1)
-#define INCOMPAT_DATA_FILE (1ull << 2)
+#define INCOMPAT_DIRTY	     (1ull << 0)
+#define INCOMPAT_CORRUPT     (1ull << 1)
+#define INCOMPAT_DATA_FILE   (1ull << 2)
 #define INCOMPAT_COMPRESSION (1ull << 3)
-#define INCOMPAT_EXTL2 (1ull << 4)
+#define INCOMPAT_EXTL2	     (1ull << 4)
 
 struct kv_qcow2 {
 	kv_qcow2_read_fn read;
@@ -131,28 +131,33 @@ int kv_qcow2_open(kv_qcow2_read_fn read, void *ctx, uint64_t file_size, struct k
 
 	if (q->info.version == 3) {
 		if (want < 104)
-			return kv_err_set(err, EINVAL, "qcow2: file too short for a version 3 header");
+			return kv_err_set(err, EINVAL,
+					  "qcow2: file too short for a version 3 header");
 		uint64_t incompat = be64(h + 72);
 		uint32_t hdr_len = be32(h + 100);
 		if (hdr_len < 104 || hdr_len > (1u << q->info.cluster_bits))
-			return kv_err_set(err, EINVAL, "qcow2: header length %u is invalid", hdr_len);
+			return kv_err_set(err, EINVAL, "qcow2: header length %u is invalid",
+					  hdr_len);
 		if (incompat & INCOMPAT_CORRUPT)
 			return kv_err_set(err, EINVAL,
 					  "qcow2: the image is marked corrupt; repair it with "
 					  "qemu-img check -r all");
 		if (incompat & INCOMPAT_DATA_FILE)
-			return kv_err_set(err, ENOTSUP,
-					  "qcow2: images with an external data file are not supported");
+			return kv_err_set(
+			    err, ENOTSUP,
+			    "qcow2: images with an external data file are not supported");
 		if (incompat & INCOMPAT_EXTL2)
-			return kv_err_set(err, ENOTSUP,
-					  "qcow2: extended L2 entries (subclusters) are not supported");
+			return kv_err_set(
+			    err, ENOTSUP,
+			    "qcow2: extended L2 entries (subclusters) are not supported");
 		if (incompat & INCOMPAT_COMPRESSION) {
 			uint8_t type = hdr_len > 104 && want > 104 ? h[104] : 0;
 			if (type != 0)
-				return kv_err_set(err, ENOTSUP,
-						  "qcow2: compression type %u is not supported (only "
-						  "zlib); recompress with qemu-img convert -c",
-						  type);
+				return kv_err_set(
+				    err, ENOTSUP,
+				    "qcow2: compression type %u is not supported (only "
+				    "zlib); recompress with qemu-img convert -c",
+				    type);
 		}
 		uint64_t known = INCOMPAT_DIRTY | INCOMPAT_CORRUPT | INCOMPAT_DATA_FILE |
 				 INCOMPAT_COMPRESSION | INCOMPAT_EXTL2;
@@ -172,7 +177,8 @@ int kv_qcow2_open(kv_qcow2_read_fn read, void *ctx, uint64_t file_size, struct k
 				  "qcow2: L1 table has %u entries but the virtual size needs %llu",
 				  l1_size, (unsigned long long)needed);
 	if (l1_size > MAX_L1_ENTRIES)
-		return kv_err_set(err, EINVAL, "qcow2: L1 table of %u entries is too large", l1_size);
+		return kv_err_set(err, EINVAL, "qcow2: L1 table of %u entries is too large",
+				  l1_size);
 	if (l1_off & (q->cluster_size - 1))
 		return kv_err_set(err, EINVAL, "qcow2: L1 table offset is not cluster aligned");
 	if (!in_file(q, l1_off, (uint64_t)needed * 8))
@@ -194,9 +200,10 @@ int kv_qcow2_open(kv_qcow2_read_fn read, void *ctx, uint64_t file_size, struct k
 		if (!l2_off)
 			continue;
 		if ((l2_off & (q->cluster_size - 1)) || !in_file(q, l2_off, q->cluster_size))
-			return kv_err_set(err, EINVAL,
-					  "qcow2: L1 entry %llu points outside the file or is misaligned",
-					  (unsigned long long)i);
+			return kv_err_set(
+			    err, EINVAL,
+			    "qcow2: L1 entry %llu points outside the file or is misaligned",
+			    (unsigned long long)i);
 	}
 	*out = TAKE_PTR(q);
 	return 0;
@@ -215,9 +222,10 @@ static int inflate_cluster(struct kv_qcow2 *q, uint64_t entry, uint8_t *in, uint
 				  "qcow2: compressed cluster at guest offset %llu is too large",
 				  (unsigned long long)guest_off);
 	if (host >= q->file_size)
-		return kv_err_set(err, EINVAL,
-				  "qcow2: compressed cluster at guest offset %llu lies beyond the file",
-				  (unsigned long long)guest_off);
+		return kv_err_set(
+		    err, EINVAL,
+		    "qcow2: compressed cluster at guest offset %llu lies beyond the file",
+		    (unsigned long long)guest_off);
 	/* The last compressed cluster may end before its last sector does. */
 	if (csize > q->file_size - host)
 		csize = q->file_size - host;
@@ -237,10 +245,11 @@ static int inflate_cluster(struct kv_qcow2 *q, uint64_t entry, uint8_t *in, uint
 	inflateEnd(&zs);
 	/* Z_BUF_ERROR with a full output buffer: the stream had trailing bytes. */
 	if ((zr != Z_STREAM_END && zr != Z_BUF_ERROR) || produced != q->cluster_size)
-		return kv_err_set(err, EINVAL,
-				  "qcow2: compressed cluster at guest offset %llu does not inflate to "
-				  "a full cluster",
-				  (unsigned long long)guest_off);
+		return kv_err_set(
+		    err, EINVAL,
+		    "qcow2: compressed cluster at guest offset %llu does not inflate to "
+		    "a full cluster",
+		    (unsigned long long)guest_off);
 	return 0;
 }
 
@@ -265,8 +274,8 @@ int kv_qcow2_for_each_cluster(struct kv_qcow2 *q, kv_qcow2_cluster_fn fn, void *
 			if (guest >= vsize)
 				break;
 			uint64_t e = be64((const uint8_t *)&l2[j]);
-			size_t len = (size_t)(vsize - guest < q->cluster_size ? vsize - guest :
-										q->cluster_size);
+			size_t len = (size_t)(vsize - guest < q->cluster_size ? vsize - guest
+									      : q->cluster_size);
 			if (e & L2_COMPRESSED) {
 				r = inflate_cluster(q, e, cbuf, data, guest, err);
 				if (r < 0)
@@ -276,17 +285,18 @@ int kv_qcow2_for_each_cluster(struct kv_qcow2 *q, kv_qcow2_cluster_fn fn, void *
 				if ((e & L2_ZERO) || !host)
 					continue; /* reads as zeros: leave a hole */
 				if ((host & (q->cluster_size - 1)) || host >= q->file_size)
-					return kv_err_set(
-						err, EINVAL,
-						"qcow2: data cluster for guest offset %llu is misaligned "
-						"or beyond the file",
-						(unsigned long long)guest);
+					return kv_err_set(err, EINVAL,
+							  "qcow2: data cluster for guest offset "
+							  "%llu is misaligned "
+							  "or beyond the file",
+							  (unsigned long long)guest);
 				/* A short final cluster in the file reads as zeros past EOF. */
 				uint64_t avail = q->file_size - host;
 				size_t rd = avail < len ? (size_t)avail : len;
 				r = q->read(q->ctx, data, rd, host);
 				if (r < 0)
-					return kv_err_set(err, r, "qcow2: cannot read a data cluster");
+					return kv_err_set(err, r,
+							  "qcow2: cannot read a data cluster");
 				memset(data + rd, 0, len - rd);
 			}
 			r = fn(ctx, guest, data, len);

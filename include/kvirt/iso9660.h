@@ -27,11 +27,11 @@ struct kv_iso_file {
 };
 
 /* Limits, checked before anything is written. */
-#define KV_ISO_MAX_NAME 160     /* bytes per path component (Rock Ridge NM must fit one record) */
-#define KV_ISO_MAX_DEPTH 7      /* directory levels below the root (ISO 9660 allows 8 in all) */
-#define KV_ISO_MAX_FILES 4096
+#define KV_ISO_MAX_NAME	     160 /* bytes per path component (Rock Ridge NM must fit one record) */
+#define KV_ISO_MAX_DEPTH     7	 /* directory levels below the root (ISO 9660 allows 8 in all) */
+#define KV_ISO_MAX_FILES     4096
 #define KV_ISO_MAX_FILE_SIZE (1ull << 31) /* one extent per file */
-#define KV_ISO_MAX_VOLID 32
+#define KV_ISO_MAX_VOLID     32
 
 /*
  * Write an image holding `files` to `fd` (from offset 0; the file is

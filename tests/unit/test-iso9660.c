@@ -80,7 +80,8 @@ static void test_nocloud(void)
 	size_t len = 0;
 	ok(kv_read_file(iso, 1 << 24, &img, &len) == 0 && len > 0x8000 + 72, "read image");
 	if (img && len > 0x8048) {
-		ok(!memcmp(img + 0x8001, "CD001", 5) && img[0x8000] == 1, "primary volume descriptor");
+		ok(!memcmp(img + 0x8001, "CD001", 5) && img[0x8000] == 1,
+		   "primary volume descriptor");
 		ok(!memcmp(img + 0x8028, "cidata  ", 8), "volume id cidata in the descriptor");
 		ok((unsigned char)img[0x8800] == 255 && !memcmp(img + 0x8801, "CD001", 5),
 		   "descriptor set terminator");
@@ -126,7 +127,8 @@ static void test_configdrive_tree(void)
 		check_extract(iso, f, n, "config2");
 	if (have("blkid")) {
 		char cmd[512];
-		snprintf(cmd, sizeof(cmd), "test \"$(blkid -o value -s LABEL %s)\" = config-2", iso);
+		snprintf(cmd, sizeof(cmd), "test \"$(blkid -o value -s LABEL %s)\" = config-2",
+			 iso);
 		ok(system(cmd) == 0, "blkid reports LABEL=config-2");
 	}
 	/* Many files: directories spanning several sectors, path table too. */
@@ -186,7 +188,8 @@ static void test_bad_input(void)
 	struct kv_iso_file clash[] = { { "a/b", "x", 1 }, { "a", "y", 1 } };
 	expect_error("cidata", clash, 2, EEXIST, "a: given twice", "file where a directory is");
 	struct kv_iso_file clash2[] = { { "a", "y", 1 }, { "a/b", "x", 1 } };
-	expect_error("cidata", clash2, 2, EEXIST, "is a file, not a directory", "directory below a file");
+	expect_error("cidata", clash2, 2, EEXIST, "is a file, not a directory",
+		     "directory below a file");
 	char longname[300];
 	memset(longname, 'n', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = 0;

@@ -38,7 +38,8 @@ static void make_source(const char *raw)
 	sh("rm -f %s; truncate -s 20971520 %s", raw, raw);
 	sh("head -c 1048576 /dev/urandom | dd of=%s conv=notrunc status=none", raw);
 	sh("printf 'kvirt-pattern' | dd of=%s bs=1 seek=5242883 conv=notrunc status=none", raw);
-	sh("head -c 300000 /dev/urandom | dd of=%s bs=4096 seek=3000 conv=notrunc status=none", raw);
+	sh("head -c 300000 /dev/urandom | dd of=%s bs=4096 seek=3000 conv=notrunc status=none",
+	   raw);
 	sh("printf 'tail-data' | dd of=%s bs=1 seek=20971000 conv=notrunc status=none", raw);
 	sh("truncate -s 20971520 %s", raw);
 	/* 20 MiB + 512 bytes: the final cluster is partial. */
@@ -74,7 +75,8 @@ static void check_variant(const char *raw, const char *name, const char *opts)
 	/* The destination must not be overwritten: O_EXCL. */
 	err = NULL;
 	r = kv_qcow2_convert_to_raw(q, out, &err);
-	ok(r == -EEXIST && err && strstr(err->msg, "cannot create"), "%s: refuses to overwrite", name);
+	ok(r == -EEXIST && err && strstr(err->msg, "cannot create"), "%s: refuses to overwrite",
+	   name);
 	kv_err_free(err);
 }
 
@@ -84,10 +86,11 @@ static void test_zero_clusters(void)
 	snprintf(q, sizeof(q), "%s/zero.qcow2", dir);
 	snprintf(ref, sizeof(ref), "%s/zero.ref", dir);
 	snprintf(out, sizeof(out), "%s/zero.raw", dir);
-	int r = sh("qemu-img create -q -f qcow2 -o compat=1.1 %s 8M && "
-		   "qemu-io -c 'write -P 0xab 0 1M' -c 'write -z 65536 131072' -c 'write -P 0x5 4M 64k' "
-		   "%s >/dev/null",
-		   q, q);
+	int r = sh(
+	    "qemu-img create -q -f qcow2 -o compat=1.1 %s 8M && "
+	    "qemu-io -c 'write -P 0xab 0 1M' -c 'write -z 65536 131072' -c 'write -P 0x5 4M 64k' "
+	    "%s >/dev/null",
+	    q, q);
 	if (!ok(r == 0, "zero clusters: image made with qemu-io"))
 		return;
 	sh("qemu-img convert -f qcow2 -O raw %s %s", q, ref);
@@ -116,7 +119,8 @@ static int mem_read(void *ctx, void *buf, size_t len, uint64_t off)
 
 static void put_be32(uint8_t *p, uint32_t v)
 {
-	p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+	p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8),
+	p[3] = (uint8_t)v;
 }
 
 static void put_be64(uint8_t *p, uint64_t v)
@@ -140,8 +144,8 @@ static int count_cluster(void *ctx, uint64_t off, const void *data, size_t len)
 }
 
 /* Open (and walk) a mutated copy of `base`; expect an error containing needle. */
-static void expect_bad(const struct membuf *base, void (*mutate)(struct membuf *), const char *needle,
-		       const char *what)
+static void expect_bad(const struct membuf *base, void (*mutate)(struct membuf *),
+		       const char *needle, const char *what)
 {
 	struct membuf m = { malloc(base->len), base->len };
 	memcpy(m.p, base->p, base->len);
@@ -160,20 +164,64 @@ static void expect_bad(const struct membuf *base, void (*mutate)(struct membuf *
 	free(m.p);
 }
 
-static void m_magic(struct membuf *m) { m->p[0] = 'X'; }
-static void m_version(struct membuf *m) { put_be32(m->p + 4, 4); }
-static void m_cbits_small(struct membuf *m) { put_be32(m->p + 20, 8); }
-static void m_cbits_big(struct membuf *m) { put_be32(m->p + 20, 30); }
-static void m_backing(struct membuf *m) { put_be64(m->p + 8, 512); put_be32(m->p + 16, 8); }
-static void m_crypt(struct membuf *m) { put_be32(m->p + 32, 1); }
-static void m_l1_small(struct membuf *m) { put_be32(m->p + 36, 0); }
-static void m_l1_beyond(struct membuf *m) { put_be64(m->p + 40, 1ull << 40); }
-static void m_l1_misaligned(struct membuf *m) { put_be64(m->p + 40, get_be64(m->p + 40) + 8); }
-static void m_corrupt(struct membuf *m) { m->p[79] |= 2; }
-static void m_unknown_incompat(struct membuf *m) { m->p[79] |= 0x80; }
-static void m_zstd(struct membuf *m) { m->p[79] |= 8; m->p[104] = 1; }
-static void m_huge_size(struct membuf *m) { put_be64(m->p + 24, 1ull << 60); }
-static void m_truncated(struct membuf *m) { m->len = 40; }
+static void m_magic(struct membuf *m)
+{
+	m->p[0] = 'X';
+}
+static void m_version(struct membuf *m)
+{
+	put_be32(m->p + 4, 4);
+}
+static void m_cbits_small(struct membuf *m)
+{
+	put_be32(m->p + 20, 8);
+}
+static void m_cbits_big(struct membuf *m)
+{
+	put_be32(m->p + 20, 30);
+}
+static void m_backing(struct membuf *m)
+{
+	put_be64(m->p + 8, 512);
+	put_be32(m->p + 16, 8);
+}
+static void m_crypt(struct membuf *m)
+{
+	put_be32(m->p + 32, 1);
+}
+static void m_l1_small(struct membuf *m)
+{
+	put_be32(m->p + 36, 0);
+}
+static void m_l1_beyond(struct membuf *m)
+{
+	put_be64(m->p + 40, 1ull << 40);
+}
+static void m_l1_misaligned(struct membuf *m)
+{
+	put_be64(m->p + 40, get_be64(m->p + 40) + 8);
+}
+static void m_corrupt(struct membuf *m)
+{
+	m->p[79] |= 2;
+}
+static void m_unknown_incompat(struct membuf *m)
+{
+	m->p[79] |= 0x80;
+}
+static void m_zstd(struct membuf *m)
+{
+	m->p[79] |= 8;
+	m->p[104] = 1;
+}
+static void m_huge_size(struct membuf *m)
+{
+	put_be64(m->p + 24, 1ull << 60);
+}
+static void m_truncated(struct membuf *m)
+{
+	m->len = 40;
+}
 static void m_l2_beyond(struct membuf *m)
 {
 	uint64_t l1 = get_be64(m->p + 40);
@@ -185,7 +233,10 @@ static uint8_t *first_l2_entry(struct membuf *m)
 	uint64_t l2 = get_be64(m->p + l1) & 0x00fffffffffffe00ull;
 	return m->p + l2;
 }
-static void m_data_beyond(struct membuf *m) { put_be64(first_l2_entry(m), (1ull << 40) | (1ull << 63)); }
+static void m_data_beyond(struct membuf *m)
+{
+	put_be64(first_l2_entry(m), (1ull << 40) | (1ull << 63));
+}
 static void m_data_misaligned(struct membuf *m)
 {
 	uint8_t *e = first_l2_entry(m);
@@ -201,7 +252,8 @@ static void test_crafted(void)
 {
 	char q[256];
 	snprintf(q, sizeof(q), "%s/small.qcow2", dir);
-	if (!ok(sh("qemu-img create -q -f qcow2 -o compat=1.1 %s 1M && qemu-io -c 'write -P 7 0 64k' "
+	if (!ok(sh("qemu-img create -q -f qcow2 -o compat=1.1 %s 1M && qemu-io -c 'write -P 7 0 "
+		   "64k' "
 		   "%s >/dev/null",
 		   q, q) == 0,
 		"crafted: base image made"))
@@ -214,10 +266,10 @@ static void test_crafted(void)
 	struct kv_qcow2 *qq = NULL;
 	int n = 0;
 	ok(kv_qcow2_open(mem_read, &base, base.len, &qq, &err) == 0 &&
-		   kv_qcow2_for_each_cluster(qq, count_cluster, &n, &err) == 0 && n == 1,
+	       kv_qcow2_for_each_cluster(qq, count_cluster, &n, &err) == 0 && n == 1,
 	   "crafted: the unmodified base opens and has one data cluster (%d)", n);
 	ok(qq && kv_qcow2_info(qq)->version == 3 && kv_qcow2_info(qq)->cluster_bits == 16 &&
-		   kv_qcow2_info(qq)->virtual_size == 1 << 20,
+	       kv_qcow2_info(qq)->virtual_size == 1 << 20,
 	   "crafted: header fields read");
 	kv_qcow2_free(qq);
 	kv_err_free(err);
@@ -248,7 +300,7 @@ static void test_crafted(void)
 	char out[300];
 	snprintf(out, sizeof(out), "%s/nope.raw", dir);
 	ok(kv_qcow2_convert_to_raw(missing, out, &err) == -ENOENT && err &&
-		   strstr(err->msg, "nope.qcow2"),
+	       strstr(err->msg, "nope.qcow2"),
 	   "missing file named in the error");
 	kv_err_free(err);
 	err = NULL;
