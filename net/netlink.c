@@ -14,6 +14,8 @@
 #include <linux/rtnetlink.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include "kvirt/cleanup.h"
@@ -39,6 +41,13 @@ int net_nl_open(struct net_nl **out, struct kv_err **err)
 		mnl_socket_close(nl->sock);
 		return r;
 	}
+	/*
+	 * The kernel answers every request at once; a reply that never comes
+	 * is a bug, and must become an error rather than a launcher that hangs
+	 * with SIGTERM blocked.
+	 */
+	struct timeval tv = { .tv_sec = 10 };
+	setsockopt(mnl_socket_get_fd(nl->sock), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	nl->portid = mnl_socket_get_portid(nl->sock);
 	nl->seq = (uint32_t)time(NULL);
 	*out = TAKE_PTR(nl);
