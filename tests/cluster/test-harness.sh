@@ -35,7 +35,7 @@ check_output "the scheduler's reason is Unschedulable" '^Unschedulable$' kubectl
 "$cluster/down" 2>&1 | sed 's/^/# /'
 left=""
 for p in /proc/[0-9]*; do
-	tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$dir/" && left+=" ${p#/proc/}"
+	tr "\0" " " 2>/dev/null <"$p/cmdline" | grep -qF -- "$dir/" && left+=" ${p#/proc/}"
 done
 [ -z "$left" ]
 ok $? "down leaves no control-plane processes${left:+ (left:$left)}"
