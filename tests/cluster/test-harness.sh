@@ -61,4 +61,29 @@ ok $? "startup time is printed"
 ok $? "last line is KUBECONFIG=<path>"
 check_output "second cluster answers" 'default' kubectl get ns
 
+# A start that fails half-way (the scheduler dies at once) stops what it had
+# started, keeps the logs for the post-mortem and exits non-zero.
+bin=$(sed -n 's/^K8S_BIN=//p' "$dir/env")
+fail=$(mktemp -d /run/kvirt-test-fail.XXXXXX)
+mkdir "$fail/bin"
+for b in kube-apiserver kube-controller-manager; do ln -s "$bin/$b" "$fail/bin/$b"; done
+printf '#!/bin/sh\necho "scheduler: injected failure" >&2\nexit 3\n' >"$fail/bin/kube-scheduler"
+chmod +x "$fail/bin/kube-scheduler"
+out=$(KVIRT_CLUSTER_DIR=$fail/run KVIRT_K8S_BIN=$fail/bin KVIRT_APISERVER_PORT= "$cluster/up" 2>&1)
+rc=$?
+[ "$rc" != 0 ]
+ok $? "up fails when a component fails (exit $rc)"
+printf '%s\n' "$out" | grep -q 'injected failure'
+ok $? "up shows the failing component's log"
+left=""
+for p in /proc/[0-9]*; do
+	tr "\0" " " 2>/dev/null <"$p/cmdline" | grep -qF -- "$fail/run/" && left+=" ${p#/proc/}"
+done
+[ -z "$left" ]
+ok $? "a failed up leaves no processes${left:+ (left:$left)}"
+[ -s "$fail/run/logs/kube-apiserver.log" ] && [ ! -e "$fail/run/etcd" ]
+ok $? "a failed up keeps the logs and removes the rest"
+KVIRT_CLUSTER_DIR=$fail/run "$cluster/down" 2>&1 | sed 's/^/# /'
+rm -rf "$fail"
+
 tap_done
