@@ -43,7 +43,12 @@ ok $? "down leaves no control-plane processes${left:+ (left:$left)}"
 ok $? "down removes the run directory"
 ! grep -qF "$dir" /proc/self/mountinfo
 ok $? "down leaves no mounts"
-for p in $pids; do [ ! -d "/proc/$p" ] || left+=" $p"; done
+# (A zombie waiting for the init process to reap it has already exited.)
+for p in $pids; do
+	st=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+	st=${st##*) }
+	[ "${st%% *}" = Z ] || left+=" $p"
+done
 [ -z "$left" ]
 ok $? "every recorded pid is gone"
 
