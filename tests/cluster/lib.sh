@@ -91,12 +91,7 @@ start_cluster() {
 	export KVIRT_CLUSTER_DIR
 	# A random free port rather than 6443: test runs from several worktrees
 	# may overlap on one machine.
-	local p
-	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 30000))
-		[ -n "$(ss -Hltn "sport = :$p")" ] || break
-	done
-	export KVIRT_APISERVER_PORT=$p
+	export KVIRT_APISERVER_PORT=auto
 	trap stop_cluster EXIT
 	local out
 	if ! out=$("$cluster/up" 2>"$KVIRT_CLUSTER_DIR.up.log"); then
