@@ -177,6 +177,10 @@ static json_t *load_yaml(const char *path, struct kv_err **err)
 
 static json_t *expand_schema(json_t *types, json_t *in, int depth, struct kv_err **err);
 
+/* The named types being expanded, outermost first (to report recursion). */
+static const char *expanding[MAX_DEPTH];
+static size_t n_expanding;
+
 static json_t *int_or_string(void)
 {
 	return json_pack("{s:[{s:s},{s:s}],s:b}", "anyOf", "type", "integer", "type", "string",
@@ -238,7 +242,19 @@ static json_t *expand_shorthand(json_t *types, const char *s, int depth, struct 
 		kv_err_set(err, ENOENT, "unknown type \"%s\"", s);
 		return NULL;
 	}
+	/* CRD schemas are inlined, so a type must not contain itself. */
+	for (size_t i = 0; i < n_expanding; i++)
+		if (!strcmp(expanding[i], s)) {
+			kv_err_set(err, ELOOP, "type %s contains itself", s);
+			return NULL;
+		}
+	if (n_expanding == KV_ARRAY_SIZE(expanding)) {
+		kv_err_set(err, ELOOP, "types nested deeper than %zu", KV_ARRAY_SIZE(expanding));
+		return NULL;
+	}
+	expanding[n_expanding++] = s;
 	json_t *out = expand_schema(types, def, depth + 1, err);
+	n_expanding--;
 	if (!out)
 		kv_err_prefix(err, "in type %s", s);
 	return out;
@@ -428,17 +444,34 @@ static int emit(yaml_emitter_t *e, yaml_event_t *ev, struct kv_err **err)
 	return 0;
 }
 
+/*
+ * Whether a string must be quoted so that no reader takes it for something
+ * else: YAML 1.2 numbers, bools and null, and also YAML 1.1's (kubectl's YAML
+ * library) yes/no/on/off words and number forms (0x1f, 1_000, 1:20, .5).
+ */
+static bool needs_quotes(const char *s)
+{
+	static const char *const yaml11_bools[] = { "y",  "Y",	 "yes", "Yes", "YES", "n",
+						    "N",  "no",	 "No",	"NO",  "on",  "On",
+						    "ON", "off", "Off", "OFF" };
+	json_t *r = resolve_plain_scalar(s);
+	bool quote = !json_is_string(r);
+	json_decref(r);
+	for (size_t i = 0; i < KV_ARRAY_SIZE(yaml11_bools); i++)
+		if (!strcmp(s, yaml11_bools[i]))
+			quote = true;
+	if ((s[0] >= '0' && s[0] <= '9') ||
+	    ((s[0] == '+' || s[0] == '-' || s[0] == '.') && s[1] >= '0' && s[1] <= '9'))
+		quote = true;
+	return quote;
+}
+
 static int emit_scalar(yaml_emitter_t *e, const char *s, bool is_string, struct kv_err **err)
 {
 	yaml_event_t ev;
 	yaml_scalar_style_t style = YAML_ANY_SCALAR_STYLE;
-	if (is_string) {
-		/* Quote strings that a reader would otherwise take for a number, bool or null. */
-		json_t *r = resolve_plain_scalar(s);
-		if (!json_is_string(r))
-			style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
-		json_decref(r);
-	}
+	if (is_string && needs_quotes(s))
+		style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
 	yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)(uintptr_t)s, (int)strlen(s),
 				     1, 1, style);
 	return emit(e, &ev, err);
