@@ -59,6 +59,16 @@ check_fails() {
 	fi
 }
 
+# wait_until SECONDS CMD...: poll CMD (every 0.5 s) until it succeeds.
+wait_until() {
+	local deadline=$(($(date +%s) + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		[ "$(date +%s)" -lt "$deadline" ] || return 1
+		sleep 0.5
+	done
+}
+
 tap_done() {
 	echo "1..$tap_n"
 	[ "$tap_failed" = 0 ]

@@ -24,8 +24,8 @@ ok $? "all control-plane listeners are on 127.0.0.1"
 
 # The controller manager works: a Deployment gets a ReplicaSet and a Pod.
 kubectl create deployment web --image=registry.invalid/web:1 >/dev/null 2>&1
-check "controller manager creates the deployment's pod" \
-	kubectl wait --for=create pod -l app=web --timeout=60s
+has_web_pod() { kubectl get pod -l app=web -o name | grep -q '^pod/web-'; }
+check "controller manager creates the deployment's pod" wait_until 60 has_web_pod
 # The scheduler works: with no nodes it reports the pod unschedulable.
 check "scheduler marks the pod unschedulable (there are no nodes)" \
 	kubectl wait --for=condition=PodScheduled=false pod -l app=web --timeout=60s
