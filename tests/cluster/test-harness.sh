@@ -6,6 +6,8 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 require_tools
 
+links() { ip -o link show | awk -F': ' '{print $2}' | sort; }
+links_before=$(links)
 start_cluster
 dir=$KVIRT_CLUSTER_DIR
 check "KUBECONFIG points at a file" test -s "$KUBECONFIG"
@@ -43,6 +45,8 @@ ok $? "down leaves no control-plane processes${left:+ (left:$left)}"
 ok $? "down removes the run directory"
 ! grep -qF "$dir" /proc/self/mountinfo
 ok $? "down leaves no mounts"
+[ "$(links)" = "$links_before" ]
+ok $? "no network interface was added or removed"
 # (A zombie waiting for the init process to reap it has already exited.)
 for p in $pids; do
 	st=$(cat "/proc/$p/stat" 2>/dev/null) || continue
