@@ -197,7 +197,11 @@ f=$(vm both2 '  running: false
   runStrategy: Halted')
 check_fails "running: false together with runStrategy is rejected too" \
 	'mutually exclusive' kubectl apply -f "$f"
-for n in typo wrongtype wrongcores wrongbus wrongstrategy both both2; do
+f=$(vm dupdisk '  runStrategy: Halted')
+sed -i 's/^      - name: root$/      - name: root\n        containerDisk:\n          image: example\/other\n      - name: root/' "$f"
+check_fails "two volumes with one name are rejected, naming the field" \
+	'spec.template.spec.volumes\[1\]: Duplicate value' kubectl apply -f "$f"
+for n in dupdisk typo wrongtype wrongcores wrongbus wrongstrategy both both2; do
 	check_fails "rejected VM $n was not stored" 'NotFound' kubectl get vm "$n"
 done
 
