@@ -75,5 +75,8 @@ expect_error "a duplicate key is an error" 'duplicate key "a"'
 printf 'group: g\ncrds:\n  - {kind: K}\ntypes: {}\n' >"$tmp/in.yaml"
 expect_error "an incomplete crd entry is an error" 'needs kind, plural, versions and schema'
 
+printf 'group: g\ncrds:\n  - {kind: K, plural: ks, versions: [{storage: true}], schema: string}\ntypes: {}\n' >"$tmp/in.yaml"
+expect_error "a version without a name is an error" 'version #0 has no name'
+
 echo "1..$n"
 [ "$failed" = 0 ]
