@@ -375,6 +375,11 @@ static json_t *build_crd(json_t *api, json_t *crd, struct kv_err **err)
 			   "a crd needs kind, plural, versions and schema (and group)");
 		return NULL;
 	}
+	for (size_t v = 0; v < json_array_size(versions); v++)
+		if (!json_is_string(json_object_get(json_array_get(versions, v), "name"))) {
+			kv_err_set(err, EINVAL, "crd %s: version #%zu has no name", kind, v);
+			return NULL;
+		}
 	_cleanup_json_ json_t *schema =
 	    expand_schema(types, json_object_get(crd, "schema"), 0, err);
 	if (!schema) {
