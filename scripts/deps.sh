@@ -5,7 +5,7 @@
 set -euo pipefail
 
 build_pkgs=(gcc clang clang-format meson ninja-build pkg-config liburing-dev libseccomp-dev
-	libcap-ng-dev libjansson-dev libyaml-dev libcurl4-openssl-dev libmnl-dev)
+	libcap-ng-dev libjansson-dev libyaml-dev libcurl4-openssl-dev libmnl-dev zlib1g-dev)
 # Test tools: QEMU for the nested KVM host and the reference runs, busybox for
 # guest initramfs images, kmod to resolve kernel module dependencies,
 # filesystem and ISO tools, network tools, fio for guest benchmarks, etcd for

@@ -115,7 +115,7 @@ kv_cpio_gz() {
 kv_hash() {
 	local f
 	for f in "$@"; do
-		echo "== $f"
+		echo "== ${f##*/}"
 		if [ -d "$f" ]; then
 			(cd "$f" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
 		else
