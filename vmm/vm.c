@@ -91,6 +91,7 @@ int vm_plan(struct vm *vm, const struct vmm_config *cfg, struct kv_err **err)
 	pthread_mutex_init(&vm->exit_lock, NULL);
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
+	pci_host_init(&vm->pci);
 
 	int r = bzimage_probe(cfg->kernel, &vm->kernel, err);
 	if (r < 0)
@@ -198,7 +199,8 @@ static int vm_setup_devices(struct vm *vm, int console_fd, struct kv_err **err)
 	if ((r = uart_attach(&vm->uart, &vm->pio, COM1_PORT, err)) < 0 ||
 	    (r = i8042_attach(&vm->i8042, &vm->pio, err)) < 0 ||
 	    (r = acpi_pm_attach(&vm->pm, &vm->pio, err)) < 0 ||
-	    (r = misc_ports_attach(&vm->misc, &vm->pio, err)) < 0)
+	    (r = misc_ports_attach(&vm->misc, &vm->pio, err)) < 0 ||
+	    (r = pci_host_attach(&vm->pci, &vm->pio, &vm->mmio, err)) < 0)
 		return r;
 	return 0;
 }
@@ -213,7 +215,7 @@ static int vm_load_guest(struct vm *vm, struct kv_err **err)
 	    guest_mem_ptr(&vm->mem, ACPI_TABLES_START, ACPI_TABLES_END - ACPI_TABLES_START);
 	if (!area)
 		return kv_err_set(err, EFAULT, "acpi: table area is not RAM");
-	struct acpi_config acfg = { .cpus = vm->cfg->cpus };
+	struct acpi_config acfg = { .cpus = vm->cfg->cpus, .pci = true };
 	struct acpi_layout layout;
 	r = acpi_build(&acfg, area, ACPI_TABLES_END - ACPI_TABLES_START, ACPI_TABLES_START, &layout,
 		       err);
@@ -349,6 +351,7 @@ void vm_destroy(struct vm *vm)
 	vm->nvcpus = 0;
 	bus_clear(&vm->pio);
 	bus_clear(&vm->mmio);
+	pci_host_destroy(&vm->pci);
 	guest_mem_destroy(&vm->mem);
 	vm->vm_fd = kv_close_safe(vm->vm_fd);
 	vm->kvm_fd = kv_close_safe(vm->kvm_fd);

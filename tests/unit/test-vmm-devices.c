@@ -13,6 +13,7 @@
 #include "kvirt/bus.h"
 #include "kvirt/cleanup.h"
 #include "kvirt/devices.h"
+#include "kvirt/pci.h"
 #include "tap.h"
 
 struct fake_host {
@@ -303,11 +304,101 @@ static void test_config(void)
 	vmm_config_clear(&cfg);
 }
 
+static unsigned bar_hits;
+static uint64_t bar_last_off;
+static void test_bar_read(struct pci_device *d, unsigned bar, uint64_t off, void *data,
+			  unsigned len)
+{
+	bar_hits++;
+	bar_last_off = off;
+	memset(data, 0x5a, len);
+}
+static const struct pci_device_ops test_pci_ops = { .name = "test-dev", .bar_read = test_bar_read };
+
+static uint32_t type1_read(struct bus *pio, unsigned slot, unsigned reg)
+{
+	uint32_t a = 0x80000000u | slot << 11 | reg, v = 0;
+	bus_write(pio, PCI_CONFIG_ADDR_PORT, &a, 4);
+	bus_read(pio, PCI_CONFIG_DATA_PORT, &v, 4);
+	return v;
+}
+
+static void type1_write(struct bus *pio, unsigned slot, unsigned reg, uint32_t v)
+{
+	uint32_t a = 0x80000000u | slot << 11 | reg;
+	bus_write(pio, PCI_CONFIG_ADDR_PORT, &a, 4);
+	bus_write(pio, PCI_CONFIG_DATA_PORT, &v, 4);
+}
+
+static void test_pci(void)
+{
+	struct bus pio, mmio;
+	bus_init(&pio, "pio");
+	bus_init(&mmio, "mmio");
+	struct pci_host h;
+	pci_host_init(&h);
+	_cleanup_err_ struct kv_err *err = NULL;
+	ok(pci_host_attach(&h, &pio, &mmio, &err) == 0, "pci host attaches");
+	struct pci_device d;
+	pci_device_init(&d, &test_pci_ops, NULL, 0x1af4, 0x1042, 0x0180, 0x1af4, 2);
+	is_int(pci_device_add_bar(&d, 0, 12345, &err), -EINVAL, "BAR size not a power of two");
+	kv_err_free(err);
+	err = NULL;
+	ok(pci_device_add_bar(&d, 0, 0x4000, &err) == 0, "16K BAR 0");
+	ok(pci_device_add_cap(&d, PCI_CAP_ID_VNDR, 16) == 0x40, "first capability at 0x40");
+	ok(pci_device_add_cap(&d, PCI_CAP_ID_MSIX, 12) == 0x50, "second capability at 0x50");
+	ok(pci_host_add(&h, &d, &err) == 0 && d.slot == 1, "device in slot 1");
+
+	is_int(type1_read(&pio, 0, 0), 0x00081b36, "host bridge ids at 00:00.0");
+	is_int(type1_read(&pio, 0, 8) >> 16, 0x0600, "host bridge class");
+	is_int(type1_read(&pio, 1, 0), 0x10421af4, "device ids at 00:01.0");
+	is_int(type1_read(&pio, 7, 0), 0xffffffff, "empty slot reads all-ones");
+	uint32_t a = 0x80000000u | 1 << 11 | 1 << 8, v = 0; /* function 1 */
+	bus_write(&pio, PCI_CONFIG_ADDR_PORT, &a, 4);
+	bus_read(&pio, PCI_CONFIG_DATA_PORT, &v, 4);
+	is_int(v, 0xffffffff, "function 1 absent");
+	is_int(type1_read(&pio, 1, 0x34) & 0xff, 0x40, "capability list head");
+	is_int((type1_read(&pio, 1, 0x40) >> 8) & 0xff, 0x50, "capability chain");
+	is_int(type1_read(&pio, 1, 4) >> 16 & PCI_STATUS_CAP_LIST, PCI_STATUS_CAP_LIST,
+	       "status has the capability-list bit");
+
+	uint32_t bar = type1_read(&pio, 1, PCI_BAR0);
+	is_int(bar, (uint32_t)PCI_MMIO_WINDOW_START, "BAR 0 placed at the window start");
+	type1_write(&pio, 1, PCI_BAR0, 0xffffffff);
+	is_int(type1_read(&pio, 1, PCI_BAR0), 0xffffc000, "BAR sizing reads back ~(size-1)");
+	type1_write(&pio, 1, PCI_BAR0, bar);
+	is_int(type1_read(&pio, 1, 0x14), 0, "unimplemented BAR 1 stays 0");
+	type1_write(&pio, 1, 0, 0);
+	is_int(type1_read(&pio, 1, 0), 0x10421af4, "ids are read-only");
+
+	uint8_t buf[4];
+	bar_hits = 0;
+	bus_read(&mmio, bar + 0x10, buf, 4);
+	is_int(bar_hits, 0, "BAR does not decode while memory space is disabled");
+	type1_write(&pio, 1, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	bus_read(&mmio, bar + 0x10, buf, 4);
+	ok(bar_hits == 1 && bar_last_off == 0x10 && buf[0] == 0x5a,
+	   "BAR access reaches the device");
+	/* The guest moves the BAR: decoding follows the config space. */
+	type1_write(&pio, 1, PCI_BAR0, bar + 0x100000);
+	bus_read(&mmio, bar + 0x10, buf, 4);
+	is_int(bar_hits, 1, "old BAR address no longer decodes");
+	bus_read(&mmio, bar + 0x100000 + 8, buf, 4);
+	ok(bar_hits == 2 && bar_last_off == 8, "moved BAR decodes at its new address");
+	bus_read(&mmio, bar + 0x100000 + 0x3ffe, buf, 4);
+	is_int(bar_hits, 2, "access straddling the BAR end is not dispatched");
+
+	bus_clear(&pio);
+	bus_clear(&mmio);
+	pci_host_destroy(&h);
+}
+
 int main(void)
 {
 	test_bus();
 	test_uart();
 	test_pm_and_reset();
 	test_config();
+	test_pci();
 	return tap_done();
 }
