@@ -100,7 +100,7 @@ static void pio_out(struct bus *b, uint64_t port, uint8_t v)
 static void test_uart(void)
 {
 	struct fake_host fh = { 0 };
-	struct dev_host host = { fake_set_irq, fake_event, &fh };
+	struct dev_host host = { .set_irq = fake_set_irq, .event = fake_event, .ctx = &fh };
 	int p[2];
 	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) {
 		ok(0, "pipe");
@@ -167,7 +167,7 @@ static void test_uart(void)
 static void test_pm_and_reset(void)
 {
 	struct fake_host fh = { 0 };
-	struct dev_host host = { fake_set_irq, fake_event, &fh };
+	struct dev_host host = { .set_irq = fake_set_irq, .event = fake_event, .ctx = &fh };
 	struct bus b;
 	bus_init(&b, "pio");
 	struct acpi_pm pm;
