@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -241,8 +242,68 @@ int vmm_config_set(struct vmm_config *cfg, const char *field, const char *value,
 }
 
 static const char *const json_fields[] = {
-	"kernel", "initrd", "cmdline", "cpus", "memory", "serial", "hugepages", "pit", NULL,
+	"kernel", "initrd",    "cmdline", "cpus",  "memory",
+	"serial", "hugepages", "pit",	  "disks", NULL,
 };
+
+/* "disks": [{"path": "/img", "readonly": true, "cache": "none", "queues": 2, ...}] */
+static int disks_from_json(struct vmm_config *cfg, const struct kv_json *root, struct kv_err **err)
+{
+	static const char *const fields[] = { "path",	 "serial", "readonly",	 "cache",
+					      "backend", "queues", "queue_size", NULL };
+	const struct kv_json *arr = NULL;
+	int r = kv_json_get_array(root, "disks", &arr, err);
+	if (r <= 0)
+		return r;
+	for (size_t i = 0; i < kv_json_array_len(arr); i++) {
+		const struct kv_json *o = kv_json_array_at(arr, i);
+		if (kv_json_type_of(o) != KV_JSON_OBJECT)
+			return kv_err_set(err, EINVAL, "disks[%zu]: must be an object", i);
+		char what[32];
+		snprintf(what, sizeof(what), "disks[%zu]", i);
+		if ((r = kv_json_check_fields(o, what, fields, err)) < 0)
+			return r;
+		if (cfg->ndisks == VMM_MAX_DISKS)
+			return kv_err_set(err, E2BIG, "disks: at most %d disks", VMM_MAX_DISKS);
+		unsigned n = cfg->ndisks++;
+		struct vmm_disk *d = &cfg->disks[n];
+		*d = (struct vmm_disk){ .queue_size = VMM_DEFAULT_QUEUE_SIZE };
+		for (size_t f = 0; fields[f]; f++) {
+			char num[24];
+			const char *v = NULL;
+			switch (kv_json_field_type(o, fields[f])) {
+			case KV_JSON_ABSENT: continue;
+			case KV_JSON_STRING:
+				if ((r = kv_json_get_string(o, fields[f], &v, err)) < 0)
+					return r;
+				break;
+			case KV_JSON_BOOL: {
+				bool b = false;
+				if ((r = kv_json_get_bool(o, fields[f], &b, err)) < 0)
+					return r;
+				v = b ? "on" : "off";
+				break;
+			}
+			case KV_JSON_INTEGER: {
+				uint64_t u = 0;
+				if ((r = kv_json_get_u64(o, fields[f], &u, err)) < 0)
+					return r;
+				snprintf(num, sizeof(num), "%llu", (unsigned long long)u);
+				v = num;
+				break;
+			}
+			default:
+				return kv_err_set(err, EINVAL, "disks[%zu].%s: wrong type", i,
+						  fields[f]);
+			}
+			if ((r = parse_disk_key(d, n, fields[f], v, err)) < 0)
+				return r;
+		}
+		if (!d->path)
+			return kv_err_set(err, EINVAL, "disks[%zu].path: required", i);
+	}
+	return 0;
+}
 
 int vmm_config_from_json(struct vmm_config *cfg, const char *buf, size_t len, const char *what,
 			 struct kv_err **err)
@@ -267,6 +328,9 @@ int vmm_config_from_json(struct vmm_config *cfg, const char *buf, size_t len, co
 	}
 
 	r = kv_json_get_bool(root, "pit", &cfg->pit, err);
+	if (r < 0)
+		return r;
+	r = disks_from_json(cfg, root, err);
 	if (r < 0)
 		return r;
 

@@ -286,6 +286,32 @@ static void test_config(void)
 	expect_json_error("{\"kernel\":\"/proc/self/exe\",\"hugepages\":\"1G\"}", "hugepages:");
 	expect_json_error("{\"kernel\":\"/proc/self/exe\",\"pit\":\"yes\"}",
 			  "pit: must be true or false");
+	ok(config_json("{\"kernel\":\"/proc/self/exe\",\"disks\":[{\"path\":\"/proc/self/exe\","
+		       "\"readonly\":true,\"cache\":\"none\",\"queues\":3,\"queue_size\":128,"
+		       "\"serial\":\"abc\",\"backend\":\"threads\"}]}",
+		       &cfg, NULL) == 0 &&
+	       cfg.ndisks == 1 && cfg.disks[0].readonly && cfg.disks[0].cache == VMM_CACHE_NONE &&
+	       cfg.disks[0].queues == 3 && cfg.disks[0].queue_size == 128 &&
+	       !strcmp(cfg.disks[0].serial, "abc") && cfg.disks[0].backend == VMM_BACKEND_THREADS,
+	   "JSON: a disk with every field");
+	vmm_config_clear(&cfg);
+	expect_json_error("{\"kernel\":\"/proc/self/exe\",\"disks\":[{\"readonly\":true}]}",
+			  "disks[0].path: required");
+	expect_json_error("{\"kernel\":\"/proc/self/exe\",\"disks\":[{\"path\":\"/nope\"}]}",
+			  "disk 0: path: cannot stat /nope");
+	expect_json_error("{\"kernel\":\"/proc/self/exe\",\"disks\":[{\"path\":\"/tmp\"}]}",
+			  "not a regular file or block device");
+	expect_json_error("{\"kernel\":\"/proc/self/exe\",\"disks\":[{\"path\":\"/proc/self/"
+			  "exe\",\"queue_size\":100}]}",
+			  "queue_size: \"100\" is not a power of two");
+	expect_json_error("{\"kernel\":\"/proc/self/exe\",\"disks\":[{\"path\":\"/proc/self/"
+			  "exe\",\"cache\":\"unsafe\"}]}",
+			  "cache: \"unsafe\"");
+	expect_json_error(
+	    "{\"kernel\":\"/proc/self/exe\",\"disks\":[{\"path\":\"/x\",\"size\":1}]}",
+	    "unknown field \"size\"");
+	expect_json_error("{\"kernel\":\"/proc/self/exe\",\"disks\":{}}",
+			  "disks: must be an array");
 	expect_json_error("[1,2]", "must be a JSON object");
 	expect_json_error("{\"kernel\":", "invalid JSON at line 1");
 	expect_json_error("{\"kernel\":\"a\",\"kernel\":\"b\"}", "invalid JSON");
@@ -298,6 +324,27 @@ static void test_config(void)
 	ok(vmm_config_set(&cfg, "cpus", "x", &err) < 0 && strstr(err->msg, "cpus:"),
 	   "flag: bad cpus named");
 	ok(vmm_config_set(&cfg, "pit", "on", &err) == 0 && cfg.pit, "flag: pit on");
+	ok(vmm_config_set(&cfg, "disk", "path=/a,readonly=on,cache=none,queues=2,serial=s1",
+			  &err) == 0 &&
+	       cfg.ndisks == 1 && cfg.disks[0].readonly && cfg.disks[0].queues == 2 &&
+	       cfg.disks[0].queue_size == VMM_DEFAULT_QUEUE_SIZE,
+	   "flag: --disk with options, default queue size");
+	kv_err_freep(&err);
+	ok(vmm_config_set(&cfg, "disk", "readonly=on", &err) < 0 &&
+	       strstr(err->msg, "disk 1: path"),
+	   "flag: --disk without path names the field");
+	kv_err_freep(&err);
+	ok(vmm_config_set(&cfg, "disk", "path=/a,queues=0", &err) < 0 &&
+	       strstr(err->msg, "disk 2: queues"),
+	   "flag: --disk queues=0 rejected");
+	kv_err_freep(&err);
+	ok(vmm_config_set(&cfg, "disk", "path=/a,serial=123456789012345678901", &err) < 0 &&
+	       strstr(err->msg, "serial: longer than 20"),
+	   "flag: serial longer than 20 bytes rejected");
+	kv_err_freep(&err);
+	ok(vmm_config_set(&cfg, "disk", "path=/a,bogus", &err) < 0 &&
+	       strstr(err->msg, "not key=value"),
+	   "flag: --disk token without '='");
 	vmm_config_clear(&cfg);
 	ok(config_json("{\"kernel\":\"/proc/self/exe\",\"pit\":true}", &cfg, NULL) == 0 && cfg.pit,
 	   "JSON: pit true");
