@@ -60,8 +60,9 @@ integrity_case threads-writeback 1 "cache=writeback,backend=threads"
 if want durable; then
 	img=/tmp/blk-durable.img log=$logdir/vmm-blk-durable.log runs=${KVIRT_DURABLE_RUNS:-20}
 	rm -f $img && truncate -s 16M $img
-	lost=0 done_runs=0 why=
-	for i in $(seq 1 "$runs"); do
+	lost=0 done_runs=0 why= retries=0 i=0
+	while [ $i -lt "$runs" ]; do
+		i=$((i + 1))
 		backend=io_uring cache=none
 		[ $((i % 2)) = 0 ] && backend=threads cache=writeback
 		token=kvirt-durable-$i-$RANDOM$RANDOM
@@ -79,6 +80,13 @@ if want durable; then
 		kill -9 $pid 2>/dev/null
 		wait $pid 2>/dev/null
 		if ! grep -q '^KVIRT-RESULT.*status=pass' "$log"; then
+			# The nested host's known flake: an L2 guest triple-faults early in
+			# boot, before any disk I/O.  Not a durability question; run it again.
+			if [ $retries -lt 3 ] && ! grep -q '^KVIRT-INIT' "$log" &&
+				grep -q 'triple fault' "$log"; then
+				retries=$((retries + 1)) i=$((i - 1))
+				continue
+			fi
 			why="run $i: guest did not report: $(grep -a '^KVIRT-RESULT' "$log")"
 			break
 		fi
@@ -89,7 +97,7 @@ if want durable; then
 	if [ "$done_runs" != "$runs" ] || [ $lost != 0 ]; then
 		not_ok "durable: write+sync then SIGKILL, $runs runs" "$done_runs/$runs runs, $lost lost: $why" "$log"
 	else
-		ok "durable: write+sync then SIGKILL of kvirt-vmm, $runs runs (io_uring/cache=none and threads/writeback alternating), 0 lost"
+		ok "durable: write+sync then SIGKILL of kvirt-vmm, $runs runs (io_uring/cache=none and threads/writeback alternating), 0 lost, $retries early-boot guest crash(es) retried"
 	fi
 	rm -f $img
 fi
