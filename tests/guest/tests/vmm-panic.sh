@@ -1,0 +1,8 @@
+# Crash the guest kernel on purpose (sysrq 'c'); with panic=-1 it reboots at
+# once, and kvirt-vmm must report that as a panic, not a reboot.
+echo "panicking on purpose"
+echo 1 >/proc/sys/kernel/sysrq
+echo c >/proc/sysrq-trigger
+sleep 5
+echo "still alive after sysrq-c"
+exit 1

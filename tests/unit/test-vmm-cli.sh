@@ -1,0 +1,52 @@
+#!/bin/bash
+# kvirt-vmm rejects bad configurations with a specific message naming the
+# field, exits non-zero, and starts nothing: the error comes before /dev/kvm
+# is opened (no KVM message) and no console socket is created.
+set -uo pipefail
+vmm=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0 failed=0
+kernel=$tmp/vmlinuz
+# A file that passes the path checks but is not a bzImage.
+head -c 8192 /dev/zero >"$kernel"
+
+check() { # check "what" "expected message" args...
+	local what=$1 want=$2
+	shift 2
+	n=$((n + 1))
+	local out rc
+	out=$("$vmm" "$@" 2>&1 </dev/null)
+	rc=$?
+	if [ $rc = 0 ] || ! grep -qF -- "$want" <<<"$out" || grep -qi 'kvm' <<<"$out" ||
+		[ -e "$tmp/console.sock" ]; then
+		failed=$((failed + 1))
+		echo "not ok $n - $what"
+		echo "#   exit $rc, want non-zero with: $want"
+		sed 's/^/#   /' <<<"$out"
+	else
+		echo "ok $n - $what: $(head -n1 <<<"$out")"
+	fi
+}
+
+check "no kernel" "kernel: required"
+check "missing kernel file" "kernel: cannot open /nonexistent" --kernel /nonexistent
+check "kernel is not a bzImage" "kernel: not a bzImage" --kernel "$kernel" --serial "unix:$tmp/console.sock"
+check "bad memory size" 'memory: "lots"' --kernel "$kernel" --memory lots
+check "memory too small" "memory: must be between" --kernel "$kernel" --memory 1M
+check "too many cpus" "cpus: must be between" --kernel "$kernel" --cpus 1000 --serial "unix:$tmp/console.sock"
+check "zero cpus" "cpus: must be between" --kernel "$kernel" --cpus 0
+check "bad serial" 'serial: "pty"' --kernel "$kernel" --serial pty
+check "missing initrd" "initrd: cannot open" --kernel "$kernel" --initrd /nonexistent
+check "cmdline too long" "cmdline:" --kernel "$kernel" --cmdline "$(head -c 5000 /dev/zero | tr '\0' x)"
+check "unknown flag" "usage:" --kernel "$kernel" --frobnicate
+check "stray argument" 'unexpected argument "extra"' --kernel "$kernel" extra
+echo '{"kernel": "/nonexistent", "cpus": 2,}' >"$tmp/bad.json"
+check "invalid JSON config" "invalid JSON at line 1" --config "$tmp/bad.json"
+echo '{"kernal": "/x"}' >"$tmp/typo.json"
+check "unknown JSON field" 'unknown field "kernal"' --config "$tmp/typo.json"
+check "missing config file" "config: cannot read $tmp/none.json" --config "$tmp/none.json"
+echo "{\"kernel\": \"$kernel\", \"memory\": \"64M\"}" >"$tmp/ok.json"
+check "flags override the config file" "cpus: must be between" --cpus 99 --config "$tmp/ok.json"
+echo "1..$n"
+[ $failed = 0 ]

@@ -1,0 +1,104 @@
+#!/bin/bash
+# Runs inside tests/kvmhost: kvirt-vmm boots the test guest in several
+# shapes and lifecycles; each case is one TAP line.  A case passes only on
+# what the guest printed (its KVIRT-RESULT line) plus kvirt-vmm's exit status.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/vmrun.sh"
+: "${KVIRT_GUEST_KERNEL:?}" "${KVIRT_GUEST_INITRD:?}"
+vmm=$(command -v kvirt-vmm) || { echo "1..0 # SKIP kvirt-vmm not built"; exit 77; }
+[ -c /dev/kvm ] || { echo "Bail out! no /dev/kvm inside kvmhost"; exit 1; }
+only=${1:-}
+n=0 failed=0
+base="console=ttyS0 quiet panic=-1"
+logdir=${KVMHOST_RESULTS:-/tmp}
+
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() {
+	n=$((n + 1)) failed=$((failed + 1))
+	echo "not ok $n - $1"
+	echo "# $2"
+	[ -f "$3" ] && tail -n 25 "$3" | sed 's/^/#   /'
+}
+want() { [ -z "$only" ] || [ "$only" = "$1" ]; }
+
+# boot_case NAME CPUS MEM EXPECT_RC EXPECT_STATUS CMDLINE-EXTRA
+boot_case() {
+	local name=$1 cpus=$2 mem=$3 want_rc=$4 want_status=$5 extra=$6 log=$logdir/vmm-$1.log
+	want "$name" || return 0
+	kv_vm_run 240 "$log" -- env KVIRT_LOG_LEVEL=info "$vmm" --kernel "$KVIRT_GUEST_KERNEL" \
+		--initrd "$KVIRT_GUEST_INITRD" --cpus "$cpus" --memory "$mem" --cmdline "$base $extra"
+	local status
+	status=$(kv_result_field "$KV_VM_RESULT" status)
+	if [ "$status" != "$want_status" ]; then
+		not_ok "$name: ${cpus} vCPU/$mem" "guest result '${KV_VM_RESULT:-none}', want status=$want_status" "$log"
+	elif [ "$KV_VM_RC" != "$want_rc" ]; then
+		not_ok "$name: ${cpus} vCPU/$mem" "kvirt-vmm exit $KV_VM_RC, want $want_rc" "$log"
+	else
+		ok "$name: ${cpus} vCPU/$mem: $(kv_result_field "$KV_VM_RESULT" detail) (exec->init ${KV_VM_INIT_MS} ms, exit $KV_VM_RC)"
+	fi
+}
+
+boot_case small 1 128M 0 pass "kvirt.test=vmm-machine kvirt.expect_cpus=1"
+boot_case smp4 4 1G 0 pass "kvirt.test=vmm-machine kvirt.expect_cpus=4"
+# 5 GiB crosses the 3-4 GiB hole: 2 GiB must show up above 4 GiB.
+boot_case highmem 2 5G 0 pass \
+	"kvirt.test=vmm-machine kvirt.expect_cpus=2 kvirt.expect_mem_kib_min=4404019 kvirt.expect_high_mem=1"
+boot_case reboot 1 256M 2 pass "kvirt.test=hello kvirt.end=reboot"
+
+if want panic; then
+	log=$logdir/vmm-panic.log
+	kv_vm_run 120 "$log" -- env KVIRT_LOG_LEVEL=info "$vmm" --kernel "$KVIRT_GUEST_KERNEL" \
+		--initrd "$KVIRT_GUEST_INITRD" --cpus 1 --memory 256M --cmdline "$base kvirt.test=vmm-panic"
+	# No result line: the guest dies.  kv_vm_run waited for the VMM to exit.
+	if ! grep -q 'panicking on purpose' "$log"; then
+		not_ok "panic: guest panic -> exit 3" "the panic test never ran" "$log"
+	elif [ "$KV_VM_RC" != 3 ]; then
+		not_ok "panic: guest panic -> exit 3" "kvirt-vmm exit $KV_VM_RC, want 3" "$log"
+	elif ! grep -q 'panicked' "$log"; then
+		not_ok "panic: guest panic -> exit 3" "no panic message from kvirt-vmm" "$log"
+	else
+		ok "panic: guest panic -> exit 3 ($(grep -o 'guest kernel panicked[^;]*' "$log" | head -1))"
+	fi
+fi
+
+if want console; then
+	log=$logdir/vmm-console.log fifo=$(mktemp -u /tmp/vmm-console.XXXXXX)
+	mkfifo "$fifo"
+	"$vmm" --kernel "$KVIRT_GUEST_KERNEL" --initrd "$KVIRT_GUEST_INITRD" --cpus 1 --memory 256M \
+		--cmdline "$base kvirt.test=hello kvirt.end=shell" <"$fifo" >"$log" 2>&1 &
+	pid=$!
+	exec 9>"$fifo"
+	got=
+	for _ in $(seq 1 2400); do
+		grep -q '^KVIRT-RESULT' "$log" && break
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.1
+	done
+	sleep 1 # let the shell start reading its terminal
+	# The answer (42) appears only if the guest shell evaluated what we typed.
+	printf 'echo kvirt-console-$((6*7))\n' >&9
+	for _ in $(seq 1 300); do
+		grep -q 'kvirt-console-42' "$log" && { got=1; break; }
+		sleep 0.1
+	done
+	printf 'poweroff -f\n' >&9
+	rc=killed
+	for _ in $(seq 1 300); do
+		kill -0 $pid 2>/dev/null || { wait $pid; rc=$?; break; }
+		sleep 0.1
+	done
+	[ "$rc" = killed ] && { kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null; }
+	exec 9>&-
+	rm -f "$fifo"
+	if [ -z "$got" ]; then
+		not_ok "console: input reaches the guest shell" "no 'kvirt-console-42' answer" "$log"
+	elif [ "$rc" != 0 ]; then
+		not_ok "console: input reaches the guest shell" "kvirt-vmm exit $rc after poweroff -f, want 0" "$log"
+	else
+		ok "console: input reaches the guest shell, the answer comes back, poweroff -> exit 0"
+	fi
+fi
+
+echo "1..$n"
+[ $failed = 0 ]

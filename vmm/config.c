@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kvirt/cleanup.h"
+#include "kvirt/json.h"
+#include "kvirt/util.h"
+
+void vmm_config_init(struct vmm_config *cfg)
+{
+	*cfg = (struct vmm_config){ .serial = VMM_SERIAL_STDIO };
+}
+
+void vmm_config_clear(struct vmm_config *cfg)
+{
+	free(cfg->kernel);
+	free(cfg->initrd);
+	free(cfg->cmdline);
+	free(cfg->serial_path);
+	vmm_config_init(cfg);
+}
+
+static int replace_str(char **slot, const char *value)
+{
+	char *s = strdup(value);
+	if (!s)
+		return -ENOMEM;
+	free(*slot);
+	*slot = s;
+	return 0;
+}
+
+static int parse_serial(struct vmm_config *cfg, const char *v, struct kv_err **err)
+{
+	enum vmm_serial_kind kind;
+	const char *path = NULL;
+	if (!strcmp(v, "stdio"))
+		kind = VMM_SERIAL_STDIO;
+	else if (!strcmp(v, "none"))
+		kind = VMM_SERIAL_NONE;
+	else if (!strncmp(v, "file:", 5))
+		kind = VMM_SERIAL_FILE, path = v + 5;
+	else if (!strncmp(v, "unix:", 5))
+		kind = VMM_SERIAL_UNIX, path = v + 5;
+	else
+		return kv_err_set(err, EINVAL,
+				  "serial: \"%s\" is not a console backend; use stdio, none, "
+				  "file:PATH or unix:PATH",
+				  v);
+	if (path && !*path)
+		return kv_err_set(err, EINVAL, "serial: \"%s\" needs a path after the colon", v);
+	/* sun_path is 108 bytes including the NUL. */
+	if (kind == VMM_SERIAL_UNIX && strlen(path) >= 108)
+		return kv_err_set(err, ENAMETOOLONG,
+				  "serial: unix socket path is longer than 107 bytes");
+	free(cfg->serial_path);
+	cfg->serial_path = NULL;
+	if (path && replace_str(&cfg->serial_path, path) < 0)
+		return kv_err_set(err, ENOMEM, "serial: out of memory");
+	cfg->serial = kind;
+	return 0;
+}
+
+static int parse_memory(struct vmm_config *cfg, const char *v, struct kv_err **err)
+{
+	uint64_t bytes;
+	int r = kv_parse_size(v, &bytes);
+	if (r < 0)
+		return kv_err_set(
+		    err, EINVAL, "memory: \"%s\" is not a size; use e.g. 512M or 2G (or bytes)", v);
+	cfg->memory = bytes;
+	return 0;
+}
+
+static int parse_cpus(struct vmm_config *cfg, const char *v, struct kv_err **err)
+{
+	uint64_t n;
+	if (kv_parse_u64(v, &n) < 0 || n > UINT32_MAX)
+		return kv_err_set(err, EINVAL, "cpus: \"%s\" is not a number of vCPUs", v);
+	cfg->cpus = (unsigned)n;
+	if (!n) /* 0 would otherwise mean "not given" to vmm_config_finish() */
+		return kv_err_set(err, EINVAL, "cpus: must be between 1 and %d", VMM_MAX_CPUS);
+	return 0;
+}
+
+static int parse_hugepages(struct vmm_config *cfg, const char *v, struct kv_err **err)
+{
+	if (!strcmp(v, "none") || !strcmp(v, "off"))
+		cfg->hugepages = VMM_HUGEPAGES_NONE;
+	else if (!strcmp(v, "thp"))
+		cfg->hugepages = VMM_HUGEPAGES_THP;
+	else
+		return kv_err_set(err, EINVAL, "hugepages: \"%s\" is not one of none, thp", v);
+	return 0;
+}
+
+int vmm_config_set(struct vmm_config *cfg, const char *field, const char *value,
+		   struct kv_err **err)
+{
+	if (!value)
+		return kv_err_set(err, EINVAL, "%s: needs a value", field);
+	if (!strcmp(field, "kernel") || !strcmp(field, "initrd") || !strcmp(field, "cmdline")) {
+		char **slot = field[0] == 'k'	? &cfg->kernel
+			      : field[0] == 'i' ? &cfg->initrd
+						: &cfg->cmdline;
+		if (replace_str(slot, value) < 0)
+			return kv_err_set(err, ENOMEM, "%s: out of memory", field);
+		return 0;
+	}
+	if (!strcmp(field, "memory"))
+		return parse_memory(cfg, value, err);
+	if (!strcmp(field, "cpus"))
+		return parse_cpus(cfg, value, err);
+	if (!strcmp(field, "serial"))
+		return parse_serial(cfg, value, err);
+	if (!strcmp(field, "hugepages"))
+		return parse_hugepages(cfg, value, err);
+	if (!strcmp(field, "pit")) {
+		if (!strcmp(value, "on") || !strcmp(value, "true"))
+			cfg->pit = true;
+		else if (!strcmp(value, "off") || !strcmp(value, "false"))
+			cfg->pit = false;
+		else
+			return kv_err_set(err, EINVAL, "pit: \"%s\" is not on or off", value);
+		return 0;
+	}
+	return kv_err_set(err, EINVAL, "unknown setting \"%s\"", field);
+}
+
+static const char *const json_fields[] = {
+	"kernel", "initrd", "cmdline", "cpus", "memory", "serial", "hugepages", "pit", NULL,
+};
+
+int vmm_config_from_json(struct vmm_config *cfg, const char *buf, size_t len, const char *what,
+			 struct kv_err **err)
+{
+	_cleanup_json_ struct kv_json *root = NULL;
+	int r = kv_json_parse(buf, len, what, &root, err);
+	if (r < 0)
+		return r;
+	r = kv_json_check_fields(root, what, json_fields, err);
+	if (r < 0)
+		return r;
+
+	static const char *const string_fields[] = { "kernel", "initrd", "cmdline", "serial",
+						     "hugepages" };
+	for (size_t i = 0; i < KV_ARRAY_SIZE(string_fields); i++) {
+		const char *s = NULL;
+		r = kv_json_get_string(root, string_fields[i], &s, err);
+		if (r < 0)
+			return r;
+		if (r > 0 && (r = vmm_config_set(cfg, string_fields[i], s, err)) < 0)
+			return r;
+	}
+
+	r = kv_json_get_bool(root, "pit", &cfg->pit, err);
+	if (r < 0)
+		return r;
+
+	uint64_t n;
+	r = kv_json_get_u64(root, "cpus", &n, err);
+	if (r < 0)
+		return r;
+	if (r > 0) {
+		if (n == 0 || n > VMM_MAX_CPUS)
+			return kv_err_set(err, ERANGE, "cpus: must be between 1 and %d, not %llu",
+					  VMM_MAX_CPUS, (unsigned long long)n);
+		cfg->cpus = (unsigned)n;
+	}
+
+	/* memory: bytes as an integer, or a size string like "512M". */
+	switch (kv_json_field_type(root, "memory")) {
+	case KV_JSON_ABSENT: break;
+	case KV_JSON_INTEGER:
+		r = kv_json_get_u64(root, "memory", &cfg->memory, err);
+		if (r < 0)
+			return r;
+		break;
+	case KV_JSON_STRING: {
+		const char *s = NULL;
+		r = kv_json_get_string(root, "memory", &s, err);
+		if (r < 0)
+			return r;
+		r = parse_memory(cfg, s, err);
+		if (r < 0)
+			return r;
+		break;
+	}
+	default:
+		return kv_err_set(err, EINVAL,
+				  "memory: must be a size string like \"512M\" or bytes");
+	}
+	return 0;
+}
+
+int vmm_config_load_file(struct vmm_config *cfg, const char *path, struct kv_err **err)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	int r = kv_read_file(path, VMM_CONFIG_MAX_BYTES, &buf, &len);
+	if (r == -EFBIG)
+		return kv_err_set(err, EFBIG, "config %s: larger than %u bytes", path,
+				  VMM_CONFIG_MAX_BYTES);
+	if (r < 0) {
+		errno = -r;
+		return kv_err_errno(err, "config: cannot read %s", path);
+	}
+	return vmm_config_from_json(cfg, buf, len, path, err);
+}
+
+/* A boot file must be a readable regular file; checked now so errors name the field. */
+static int check_file(const char *field, const char *path, struct kv_err **err)
+{
+	if (!*path)
+		return kv_err_set(err, EINVAL, "%s: empty path", field);
+	/* O_NONBLOCK: a FIFO given by mistake must not hang validation. */
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return kv_err_errno(err, "%s: cannot open %s", field, path);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return kv_err_errno(err, "%s: cannot stat %s", field, path);
+	if (!S_ISREG(st.st_mode))
+		return kv_err_set(err, EINVAL, "%s: %s is not a regular file", field, path);
+	if (st.st_size == 0)
+		return kv_err_set(err, EINVAL, "%s: %s is empty", field, path);
+	return 0;
+}
+
+int vmm_config_validate(struct vmm_config *cfg, bool check_files, struct kv_err **err)
+{
+	int r;
+	if (!cfg->cpus)
+		cfg->cpus = 1;
+	if (!cfg->memory)
+		cfg->memory = 256ull << 20;
+	if (!cfg->cmdline && replace_str(&cfg->cmdline, "console=ttyS0") < 0)
+		return kv_err_set(err, ENOMEM, "cmdline: out of memory");
+
+	if (!cfg->kernel)
+		return kv_err_set(err, EINVAL, "kernel: required (a bzImage path)");
+	if (cfg->cpus > VMM_MAX_CPUS)
+		return kv_err_set(err, ERANGE, "cpus: must be between 1 and %d, not %u",
+				  VMM_MAX_CPUS, cfg->cpus);
+	if (cfg->memory < VMM_MIN_MEMORY || cfg->memory > VMM_MAX_MEMORY)
+		return kv_err_set(err, ERANGE, "memory: must be between %llu MiB and %llu GiB",
+				  VMM_MIN_MEMORY >> 20, VMM_MAX_MEMORY >> 30);
+	/* Slots and e820 entries are page-granular; MiB keeps the layout simple to reason about. */
+	if (cfg->memory & ((1ull << 20) - 1))
+		return kv_err_set(err, EINVAL, "memory: must be a multiple of 1 MiB");
+	size_t cl = strlen(cfg->cmdline);
+	if (cl >= VMM_MAX_CMDLINE)
+		return kv_err_set(err, E2BIG, "cmdline: %zu bytes, the limit is %d", cl,
+				  VMM_MAX_CMDLINE - 1);
+	if (cfg->serial == VMM_SERIAL_FILE || cfg->serial == VMM_SERIAL_UNIX) {
+		if (!cfg->serial_path)
+			return kv_err_set(err, EINVAL, "serial: needs a path");
+	}
+	if (!check_files)
+		return 0;
+	if ((r = check_file("kernel", cfg->kernel, err)) < 0)
+		return r;
+	if (cfg->initrd && (r = check_file("initrd", cfg->initrd, err)) < 0)
+		return r;
+	return 0;
+}
+
+int vmm_config_finish(struct vmm_config *cfg, struct kv_err **err)
+{
+	return vmm_config_validate(cfg, true, err);
+}

@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "cpu.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "boot.h"
+#include "kvirt/cleanup.h"
+
+#define CPUID_1_ECX_HYPERVISOR (1u << 31)
+#define CPUID_1_ECX_OSXSAVE    (1u << 27)
+#define CPUID_1_EDX_HTT	       (1u << 28)
+#define KVM_CPUID_SIGNATURE    0x40000000u
+
+struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid_entry2 *e, unsigned n, uint32_t function,
+				    uint32_t index)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (e[i].function == function &&
+		    (!(e[i].flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) || e[i].index == index))
+			return &e[i];
+	return NULL;
+}
+
+/* Bits needed to number `n` things (ceil(log2(n))). */
+static unsigned order_bits(unsigned n)
+{
+	unsigned b = 0;
+	while ((1u << b) < n)
+		b++;
+	return b;
+}
+
+void cpuid_normalize(struct kvm_cpuid_entry2 *e, unsigned n, unsigned index, unsigned ncpus)
+{
+	const unsigned apic_id = index; /* the MADT uses the same numbering */
+	const unsigned core_bits = order_bits(ncpus);
+	for (unsigned i = 0; i < n; i++) {
+		struct kvm_cpuid_entry2 *c = &e[i];
+		switch (c->function) {
+		case 1:
+			c->ebx = (c->ebx & 0x0000ffffu) | (apic_id << 24) |
+				 ((ncpus > 255 ? 255 : ncpus) << 16);
+			if (ncpus > 1)
+				c->edx |= CPUID_1_EDX_HTT;
+			else
+				c->edx &= ~CPUID_1_EDX_HTT;
+			c->ecx |= CPUID_1_ECX_HYPERVISOR;
+			/* OSXSAVE mirrors the guest's CR4; KVM computes it at run time. */
+			c->ecx &= ~CPUID_1_ECX_OSXSAVE;
+			break;
+		case 4:
+			/* Deterministic cache parameters: ncpus cores, one thread per cache. */
+			if (c->eax & 0x1f)
+				c->eax = (c->eax & 0x3fff) | ((ncpus - 1) << 26);
+			break;
+		case 0xb:
+		case 0x1f:
+			/* Level 0 = SMT (1 thread), level 1 = core (ncpus), then invalid. */
+			c->edx = apic_id;
+			if (c->index == 0) {
+				c->eax = 0;
+				c->ebx = 1;
+				c->ecx = (1u << 8) | 0;
+			} else if (c->index == 1) {
+				c->eax = core_bits;
+				c->ebx = ncpus;
+				c->ecx = (2u << 8) | 1;
+			} else {
+				c->eax = 0;
+				c->ebx = 0;
+				c->ecx = c->index & 0xff;
+			}
+			break;
+		case 0x80000008:
+			/* AMD: NC (cores - 1) and ApicIdCoreIdSize. */
+			c->ecx = (c->ecx & ~0xf0ffu) | (core_bits << 12) | (ncpus - 1);
+			break;
+		case 0x8000001e:
+			/* AMD extended APIC ID; compute unit = core, one thread each. */
+			c->eax = apic_id;
+			c->ebx = (c->ebx & ~0xffffu) | (index & 0xff);
+			c->ecx = 0;
+			break;
+		case KVM_CPUID_SIGNATURE:
+			/* "KVMKVMKVM\0\0\0": the guest's kvm_para detection keys on it. */
+			c->ebx = 0x4b4d564b;
+			c->ecx = 0x564b4d56;
+			c->edx = 0x0000004d;
+			if (c->eax < 0x40000001)
+				c->eax = 0x40000001;
+			break;
+		default: break;
+		}
+	}
+}
+
+int cpuid_get_supported(int kvm_fd, struct kvm_cpuid2 **out, struct kv_err **err)
+{
+	_cleanup_free_ struct kvm_cpuid2 *c =
+	    calloc(1, sizeof(*c) + CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2));
+	if (!c)
+		return kv_err_set(err, ENOMEM, "cpuid: out of memory");
+	c->nent = CPUID_MAX_ENTRIES;
+	if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0)
+		return kv_err_errno(err, "KVM_GET_SUPPORTED_CPUID");
+	*out = TAKE_PTR(c);
+	return 0;
+}
+
+#define MSR_IA32_TSC		0x00000010
+#define MSR_IA32_SYSENTER_CS	0x00000174
+#define MSR_IA32_SYSENTER_ESP	0x00000175
+#define MSR_IA32_SYSENTER_EIP	0x00000176
+#define MSR_IA32_MISC_ENABLE	0x000001a0
+#define MSR_MTRR_DEF_TYPE	0x000002ff
+#define MSR_STAR		0xc0000081
+#define MSR_LSTAR		0xc0000082
+#define MSR_CSTAR		0xc0000083
+#define MSR_SYSCALL_MASK	0xc0000084
+#define MSR_KERNEL_GS_BASE	0xc0000102
+#define MISC_ENABLE_FAST_STRING 1
+#define MTRR_ENABLE		(1u << 11)
+#define MTRR_TYPE_WB		6
+
+static int cpu_set_msrs(int fd, struct kv_err **err)
+{
+	static const struct {
+		uint32_t index;
+		uint64_t data;
+	} boot_msrs[] = {
+		{ MSR_IA32_SYSENTER_CS, 0 },
+		{ MSR_IA32_SYSENTER_ESP, 0 },
+		{ MSR_IA32_SYSENTER_EIP, 0 },
+		{ MSR_STAR, 0 },
+		{ MSR_CSTAR, 0 },
+		{ MSR_KERNEL_GS_BASE, 0 },
+		{ MSR_SYSCALL_MASK, 0 },
+		{ MSR_LSTAR, 0 },
+		{ MSR_IA32_MISC_ENABLE, MISC_ENABLE_FAST_STRING },
+		/* Every vCPU writes 0 at creation: KVM then keeps their TSCs in sync. */
+		{ MSR_IA32_TSC, 0 },
+		/* No firmware programs MTRRs: default write-back for all memory. */
+		{ MSR_MTRR_DEF_TYPE, MTRR_ENABLE | MTRR_TYPE_WB },
+	};
+	const unsigned n = KV_ARRAY_SIZE(boot_msrs);
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e[KV_ARRAY_SIZE(boot_msrs)];
+	} msrs;
+	memset(&msrs, 0, sizeof(msrs));
+	msrs.hdr.nmsrs = n;
+	for (unsigned i = 0; i < n; i++) {
+		msrs.e[i].index = boot_msrs[i].index;
+		msrs.e[i].data = boot_msrs[i].data;
+	}
+	int r = ioctl(fd, KVM_SET_MSRS, &msrs);
+	if (r < 0)
+		return kv_err_errno(err, "KVM_SET_MSRS");
+	/* KVM stops at the first MSR it refuses and returns how many it set. */
+	if ((unsigned)r != n)
+		return kv_err_set(err, EINVAL, "KVM_SET_MSRS: MSR 0x%x refused", msrs.e[r].index);
+	return 0;
+}
+
+#define APIC_LVT0	 0x350
+#define APIC_LVT1	 0x360
+#define APIC_MODE_NMI	 0x4
+#define APIC_MODE_EXTINT 0x7
+
+static uint32_t lvt_mode(uint32_t reg, uint32_t mode)
+{
+	return (reg & ~0x700u) | (mode << 8);
+}
+
+static int cpu_set_lint(int fd, struct kv_err **err)
+{
+	struct kvm_lapic_state lapic;
+	if (ioctl(fd, KVM_GET_LAPIC, &lapic) < 0)
+		return kv_err_errno(err, "KVM_GET_LAPIC");
+	uint32_t v;
+	/* LINT0 takes the 8259's output (ExtINT), LINT1 is the NMI pin: PC wiring. */
+	memcpy(&v, lapic.regs + APIC_LVT0, 4);
+	v = lvt_mode(v, APIC_MODE_EXTINT);
+	memcpy(lapic.regs + APIC_LVT0, &v, 4);
+	memcpy(&v, lapic.regs + APIC_LVT1, 4);
+	v = lvt_mode(v, APIC_MODE_NMI);
+	memcpy(lapic.regs + APIC_LVT1, &v, 4);
+	if (ioctl(fd, KVM_SET_LAPIC, &lapic) < 0)
+		return kv_err_errno(err, "KVM_SET_LAPIC");
+	return 0;
+}
+
+int cpu_setup(int vcpu_fd, const struct kvm_cpuid2 *supported, unsigned index, unsigned ncpus,
+	      struct kv_err **err)
+{
+	size_t sz = sizeof(*supported) + supported->nent * sizeof(supported->entries[0]);
+	_cleanup_free_ struct kvm_cpuid2 *c = malloc(sz);
+	if (!c)
+		return kv_err_set(err, ENOMEM, "cpuid: out of memory");
+	memcpy(c, supported, sz);
+	cpuid_normalize(c->entries, c->nent, index, ncpus);
+	if (ioctl(vcpu_fd, KVM_SET_CPUID2, c) < 0)
+		return kv_err_errno(err, "vcpu %u: KVM_SET_CPUID2", index);
+	int r = cpu_set_msrs(vcpu_fd, err);
+	if (r < 0) {
+		kv_err_prefix(err, "vcpu %u", index);
+		return r;
+	}
+	r = cpu_set_lint(vcpu_fd, err);
+	if (r < 0)
+		kv_err_prefix(err, "vcpu %u", index);
+	return r;
+}
+
+static void seg_flat(struct kvm_segment *s, uint16_t sel, uint8_t type, bool code)
+{
+	*s = (struct kvm_segment){
+		.base = 0,
+		.limit = 0xffffffff,
+		.selector = sel,
+		.type = type,
+		.present = 1,
+		.dpl = 0,
+		.db = code ? 0 : 1,
+		.s = 1,
+		.l = code ? 1 : 0,
+		.g = 1,
+	};
+}
+
+int cpu_setup_boot_regs(int fd, uint64_t entry, uint64_t boot_params, struct kv_err **err)
+{
+	struct kvm_sregs sregs;
+	if (ioctl(fd, KVM_GET_SREGS, &sregs) < 0)
+		return kv_err_errno(err, "KVM_GET_SREGS");
+	seg_flat(&sregs.cs, BOOT_CODE_SEL, 0xb, true);
+	seg_flat(&sregs.ds, BOOT_DATA_SEL, 0x3, false);
+	sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
+	sregs.tr = (struct kvm_segment){
+		.base = 0,
+		.limit = 0xfffff,
+		.selector = BOOT_TSS_SEL,
+		.type = 0xb,
+		.present = 1,
+	};
+	sregs.ldt = (struct kvm_segment){ .limit = 0xffff, .type = 0x2, .present = 1 };
+	sregs.gdt.base = BOOT_GDT_ADDR;
+	sregs.gdt.limit = sizeof(boot_gdt) - 1;
+	sregs.idt.base = BOOT_IDT_ADDR;
+	sregs.idt.limit = 7;
+	/* Long mode with paging on the identity map boot.c built. */
+	sregs.cr0 = 0x80000031; /* PG | NE | ET | PE */
+	sregs.cr3 = BOOT_PML4_ADDR;
+	sregs.cr4 = 0x20;   /* PAE */
+	sregs.efer = 0x500; /* LMA | LME */
+	if (ioctl(fd, KVM_SET_SREGS, &sregs) < 0)
+		return kv_err_errno(err, "KVM_SET_SREGS");
+
+	struct kvm_regs regs = {
+		.rflags = 0x2,
+		.rip = entry,
+		.rsi = boot_params, /* the 64-bit protocol passes the zero page in %rsi */
+		.rsp = BOOT_STACK_ADDR,
+		.rbp = BOOT_STACK_ADDR,
+	};
+	if (ioctl(fd, KVM_SET_REGS, &regs) < 0)
+		return kv_err_errno(err, "KVM_SET_REGS");
+
+	struct kvm_fpu fpu = { .fcw = 0x37f, .mxcsr = 0x1f80 };
+	if (ioctl(fd, KVM_SET_FPU, &fpu) < 0)
+		return kv_err_errno(err, "KVM_SET_FPU");
+	return 0;
+}
+
+void cpu_dump_regs(int fd, char *buf, size_t len)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	if (ioctl(fd, KVM_GET_REGS, &r) < 0 || ioctl(fd, KVM_GET_SREGS, &s) < 0) {
+		snprintf(buf, len, "(registers unavailable: %m)");
+		return;
+	}
+	snprintf(buf, len,
+		 "rip=%016llx rsp=%016llx rflags=%08llx "
+		 "rax=%016llx rbx=%016llx rcx=%016llx rdx=%016llx "
+		 "rsi=%016llx rdi=%016llx rbp=%016llx "
+		 "r8=%016llx r9=%016llx r10=%016llx r11=%016llx "
+		 "r12=%016llx r13=%016llx r14=%016llx r15=%016llx "
+		 "cs=%04x ss=%04x cr0=%016llx cr2=%016llx cr3=%016llx cr4=%016llx efer=%llx",
+		 r.rip, r.rsp, r.rflags, r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp, r.r8,
+		 r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, s.cs.selector, s.ss.selector,
+		 s.cr0, s.cr2, s.cr3, s.cr4, s.efer);
+}

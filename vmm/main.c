@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kvirt-vmm: parse flags and/or a JSON config, validate everything, then
+ * build and run the VM.  Exit status: docs/vmm.md ("Exit status").
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "console.h"
+#include "kvirt/cleanup.h"
+#include "kvirt/err.h"
+#include "kvirt/log.h"
+#include "kvirt/util.h"
+#include "vm.h"
+
+static void usage(FILE *f)
+{
+	fputs("usage: kvirt-vmm [--config vm.json] [--kernel BZIMAGE] [--initrd FILE]\n"
+	      "                 [--cmdline ARGS] [--cpus N] [--memory SIZE]\n"
+	      "                 [--serial stdio|none|file:PATH|unix:PATH] [--hugepages none|thp]\n"
+	      "                 [--pit on|off]\n"
+	      "Flags override the config file.  Exit status: 0 guest powered off, 1 VMM error,\n"
+	      "2 guest reboot, 3 guest panic/crash, 128+N killed by signal N.\n",
+	      f);
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t start_ns = kv_now_ns();
+	kv_log_init("kvirt-vmm");
+
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "initrd", required_argument, NULL, 'i' },
+		{ "cmdline", required_argument, NULL, 'a' },
+		{ "cpus", required_argument, NULL, 'p' },
+		{ "memory", required_argument, NULL, 'm' },
+		{ "serial", required_argument, NULL, 's' },
+		{ "hugepages", required_argument, NULL, 'H' },
+		{ "pit", required_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config_path = NULL;
+	/* Flags are applied after the config file, whatever their order. */
+	const char *flag_field[16];
+	const char *flag_value[16];
+	unsigned nflags = 0;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		const char *field = NULL;
+		switch (opt) {
+		case 'c': config_path = optarg; continue;
+		case 'h': usage(stdout); return 0;
+		case 'k': field = "kernel"; break;
+		case 'i': field = "initrd"; break;
+		case 'a': field = "cmdline"; break;
+		case 'p': field = "cpus"; break;
+		case 'm': field = "memory"; break;
+		case 's': field = "serial"; break;
+		case 'H': field = "hugepages"; break;
+		case 'P': field = "pit"; break;
+		default: usage(stderr); return VMM_EXIT_ERROR;
+		}
+		if (nflags == KV_ARRAY_SIZE(flag_field)) {
+			kv_error("too many flags");
+			return VMM_EXIT_ERROR;
+		}
+		flag_field[nflags] = field;
+		flag_value[nflags++] = optarg;
+	}
+	if (optind < argc) {
+		kv_error("unexpected argument \"%s\"", argv[optind]);
+		usage(stderr);
+		return VMM_EXIT_ERROR;
+	}
+
+	_cleanup_err_ struct kv_err *err = NULL;
+	struct vmm_config cfg;
+	vmm_config_init(&cfg);
+	int r = 0;
+	if (config_path)
+		r = vmm_config_load_file(&cfg, config_path, &err);
+	for (unsigned i = 0; r >= 0 && i < nflags; i++)
+		r = vmm_config_set(&cfg, flag_field[i], flag_value[i], &err);
+	if (r >= 0)
+		r = vmm_config_finish(&cfg, &err);
+	static struct vm vm;
+	if (r >= 0)
+		r = vm_plan(&vm, &cfg, &err);
+	struct console con = { .in_fd = -1, .out_fd = -1, .listen_fd = -1 };
+	if (r >= 0)
+		r = console_open(&con, &cfg, &err);
+	if (r < 0) {
+		kv_error("%s", kv_err_msg(err));
+		console_close(&con);
+		vmm_config_clear(&cfg);
+		return VMM_EXIT_ERROR;
+	}
+
+	/* Termination signals are read from a signalfd by the main loop only. */
+	signal(SIGPIPE, SIG_IGN);
+	sigset_t term;
+	sigemptyset(&term);
+	sigaddset(&term, SIGINT);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGHUP);
+	sigprocmask(SIG_BLOCK, &term, NULL);
+	_cleanup_close_ int sfd = signalfd(-1, &term, SFD_CLOEXEC | SFD_NONBLOCK);
+
+	vm.start_ns = start_ns;
+	int code;
+	if (sfd < 0)
+		r = kv_err_errno(&err, "signalfd");
+	else
+		r = vm_create(&vm, con.out_fd, &err);
+	if (r >= 0)
+		r = vm_start(&vm, &err);
+	if (r < 0) {
+		kv_error("%s", kv_err_msg(err));
+		code = VMM_EXIT_ERROR;
+	} else {
+		code = vmm_event_loop(&vm, &con, sfd);
+		vm_stop(&vm);
+		if (code == VMM_EXIT_POWEROFF || code == VMM_EXIT_REBOOT)
+			kv_info("%s (exit %d)", vm.exit_msg, code);
+		else
+			kv_error("%s (exit %d)", vm.exit_msg, code);
+	}
+	vm_destroy(&vm);
+	console_close(&con);
+	vmm_config_clear(&cfg);
+	return code;
+}
