@@ -142,15 +142,35 @@ static void set_paused(bool paused)
 	k8s_queue_pause(ctl.rsq, paused);
 }
 
+static bool workers_running;
+
+/*
+ * Work starts only when every cache is synced (and we lead): a VMI
+ * reconciled before the pod cache is filled would look podless and be
+ * failed -- client-go's WaitForCacheSync, as a loop hook.
+ */
+static void maybe_start_workers(struct k8s_loop *loop, void *data)
+{
+	if (workers_running || !ctl.leading)
+		return;
+	struct k8s_informer *infs[] = { ctl.vms, ctl.vmis, ctl.pods, ctl.rss, ctl.presets };
+	for (size_t i = 0; i < KV_ARRAY_SIZE(infs); i++)
+		if (!k8s_informer_synced(infs[i]))
+			return;
+	workers_running = true;
+	kv_info("caches synced; reconciling");
+	set_paused(false);
+}
+
 static void leader_started(void *ud)
 {
 	ctl.leading = true;
-	set_paused(false);
 }
 
 static void leader_stopped(void *ud)
 {
 	ctl.leading = false;
+	workers_running = false;
 	set_paused(true);
 	/* As client-go does: a replica that lost the lease exits and restarts clean. */
 	kv_error("lost leadership; exiting");
@@ -337,7 +357,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	ctl.electing = elect;
-	set_paused(elect);
+	set_paused(true);
+	k8s_loop_add_hook(ctl.loop, maybe_start_workers, NULL);
 	k8s_informer_start(ctl.vms);
 	k8s_informer_start(ctl.vmis);
 	k8s_informer_start(ctl.pods);
