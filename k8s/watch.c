@@ -26,6 +26,8 @@ void k8s_stream_reset(struct k8s_stream *s)
 
 static int stream_append(struct k8s_stream *s, const char *data, size_t len)
 {
+	if (!len)
+		return 0;
 	if (s->len + len > s->cap) {
 		size_t cap = s->cap ? s->cap : 8192;
 		while (cap < s->len + len)
@@ -88,6 +90,10 @@ int k8s_stream_feed(struct k8s_stream *s, const char *data, size_t len, k8s_stre
 		}
 		if (s->depth > 512)
 			return kv_err_set(err, EPROTO, "watch stream: nested too deeply");
+		/* Checked per byte, so the verdict does not depend on chunking. */
+		if (s->depth > 0 && i - start >= s->max)
+			return kv_err_set(err, EMSGSIZE, "watch stream: an event exceeds %zu bytes",
+					  s->max);
 	}
 	/* Keep only the unfinished event. */
 	if (s->depth == 0)
@@ -95,7 +101,8 @@ int k8s_stream_feed(struct k8s_stream *s, const char *data, size_t len, k8s_stre
 	if (s->len - start > s->max)
 		return kv_err_set(err, EMSGSIZE, "watch stream: an event exceeds %zu bytes",
 				  s->max);
-	memmove(s->buf, s->buf + start, s->len - start);
+	if (s->len > start)
+		memmove(s->buf, s->buf + start, s->len - start);
 	s->len -= start;
 	s->scan = s->len;
 	return 0;

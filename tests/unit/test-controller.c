@@ -76,8 +76,10 @@ static void test_pod(void)
 	kv_err_freep(&err);
 	ok(kvc_render_pod(bad, &o, &p2, &err) < 0 && err, "no memory: error, not a pod");
 	_cleanup_free_ char *long_name = kvc_pod_name(
-	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aa"
 	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 	    "u");
 	ok(strlen(long_name) <= 253, "pod names stay ≤ 253 characters");
@@ -89,7 +91,9 @@ static void test_printable(void)
 	is_str(kvc_printable_status(&v), "Stopped", "no VMI → Stopped");
 	v.create_expected = true;
 	is_str(kvc_printable_status(&v), "Starting", "create expected → Starting");
-	v = (struct kvc_vm_view){ .run_strategy = "Always", .vmi_exists = true, .vmi_phase = "Scheduling" };
+	v = (struct kvc_vm_view){ .run_strategy = "Always",
+				  .vmi_exists = true,
+				  .vmi_phase = "Scheduling" };
 	is_str(kvc_printable_status(&v), "Starting", "Scheduling → Starting");
 	v.vmi_unschedulable = true;
 	is_str(kvc_printable_status(&v), "ErrorUnschedulable", "unschedulable beats Starting");
@@ -101,12 +105,16 @@ static void test_printable(void)
 	is_str(kvc_printable_status(&v), "Paused", "Running + Paused → Paused");
 	v.vmi_paused = false;
 	is_str(kvc_printable_status(&v), "Running", "Running");
-	v = (struct kvc_vm_view){ .vmi_exists = true, .vmi_phase = "Failed", .fail_count = 2,
+	v = (struct kvc_vm_view){ .vmi_exists = true,
+				  .vmi_phase = "Failed",
+				  .fail_count = 2,
 				  .run_strategy = "RerunOnFailure" };
-	is_str(kvc_printable_status(&v), "CrashLoopBackOff", "failed with failures → CrashLoopBackOff");
+	is_str(kvc_printable_status(&v), "CrashLoopBackOff",
+	       "failed with failures → CrashLoopBackOff");
 	v.run_strategy = "Manual";
 	is_str(kvc_printable_status(&v), "Stopped", "Manual never crash-loops");
-	v = (struct kvc_vm_view){ .vmi_exists = true, .vmi_phase = "Pending",
+	v = (struct kvc_vm_view){ .vmi_exists = true,
+				  .vmi_phase = "Pending",
 				  .sync_reason = "ErrImagePull" };
 	is_str(kvc_printable_status(&v), "ErrImagePull", "ErrImagePull beats Starting");
 

@@ -52,25 +52,24 @@ static void test_quantities(void)
 	ok(kv_quantity_units(n, &v) == 0 && v == 3, "integer quantity");
 }
 
-static const char *seed_yaml =
-    "apiVersion: kubevirt.io/v1alpha3\n"
-    "kind: VirtualMachineInstance\n"
-    "metadata: {name: testvm, labels: {kubevirt.io/size: small}}\n"
-    "spec:\n"
-    "  domain:\n"
-    "    devices:\n"
-    "      disks:\n"
-    "        - name: containerdisk\n"
-    "          disk: {bus: sata}\n"
-    "        - name: cloudinitdisk\n"
-    "    resources: {requests: {memory: 64M}}\n"
-    "  volumes:\n"
-    "    - name: containerdisk\n"
-    "      containerDisk: {image: kubevirt/cirros-registry-disk-demo}\n"
-    "    - name: cloudinitdisk\n"
-    "      cloudInitNoCloud: {userDataBase64: SGkuXG4=}\n"
-    "    - name: extra\n"
-    "      emptyDisk: {capacity: 1Gi}\n";
+static const char *seed_yaml = "apiVersion: kubevirt.io/v1alpha3\n"
+			       "kind: VirtualMachineInstance\n"
+			       "metadata: {name: testvm, labels: {kubevirt.io/size: small}}\n"
+			       "spec:\n"
+			       "  domain:\n"
+			       "    devices:\n"
+			       "      disks:\n"
+			       "        - name: containerdisk\n"
+			       "          disk: {bus: sata}\n"
+			       "        - name: cloudinitdisk\n"
+			       "    resources: {requests: {memory: 64M}}\n"
+			       "  volumes:\n"
+			       "    - name: containerdisk\n"
+			       "      containerDisk: {image: kubevirt/cirros-registry-disk-demo}\n"
+			       "    - name: cloudinitdisk\n"
+			       "      cloudInitNoCloud: {userDataBase64: SGkuXG4=}\n"
+			       "    - name: extra\n"
+			       "      emptyDisk: {capacity: 1Gi}\n";
 
 static void test_defaults(void)
 {
@@ -85,9 +84,11 @@ static void test_defaults(void)
 	is_int(kv_jint(spec, "domain.cpu.cores", 0), 1, "cores 1");
 	json_t *disks = kv_jget(spec, "domain.devices.disks");
 	is_int(json_array_size(disks), 3, "a disk for the volume without one");
-	is_str(kv_jstr(json_array_get(disks, 1), "disk.bus"), "virtio", "disk: {} defaulted, virtio");
+	is_str(kv_jstr(json_array_get(disks, 1), "disk.bus"), "virtio",
+	       "disk: {} defaulted, virtio");
 	is_str(kv_jstr(json_array_get(disks, 0), "disk.bus"), "virtio", "sata served as virtio");
-	is_str(kv_jstr(json_array_get(disks, 2), "name"), "extra", "implicit disk named after the volume");
+	is_str(kv_jstr(json_array_get(disks, 2), "name"), "extra",
+	       "implicit disk named after the volume");
 	is_int(json_array_size(warnings), 1, "one warning (the sata bus)");
 	is_str(kv_jstr(json_array_get(warnings, 0), "message"),
 	       "disk containerdisk: the kvirt VMM has only virtio; bus sata served as virtio",
@@ -127,45 +128,52 @@ static void expect_invalid(const char *what, const char *spec_json, const char *
 
 static void test_validation(void)
 {
-	expect_invalid("disk without volume",
-		       "{\"domain\":{\"memory\":{\"guest\":\"64Mi\"},\"devices\":{\"disks\":[{\"name\":"
-		       "\"root\"}]}}}",
-		       "no volume named \"root\"; add a volume with that name");
-	expect_invalid("no memory", "{\"domain\":{}}", "no memory given; set spec.domain.memory.guest");
+	expect_invalid(
+	    "disk without volume",
+	    "{\"domain\":{\"memory\":{\"guest\":\"64Mi\"},\"devices\":{\"disks\":[{\"name\":"
+	    "\"root\"}]}}}",
+	    "no volume named \"root\"; add a volume with that name");
+	expect_invalid("no memory", "{\"domain\":{}}",
+		       "no memory given; set spec.domain.memory.guest");
 	expect_invalid("zero memory", "{\"domain\":{\"memory\":{\"guest\":0}}}",
 		       "must be greater than 0");
-	expect_invalid("guest above limit",
-		       "{\"domain\":{\"memory\":{\"guest\":\"2Gi\"},\"resources\":{\"limits\":{\"memory\":"
-		       "\"1Gi\"}}}}",
-		       "exceeds spec.domain.resources.limits.memory");
+	expect_invalid(
+	    "guest above limit",
+	    "{\"domain\":{\"memory\":{\"guest\":\"2Gi\"},\"resources\":{\"limits\":{\"memory\":"
+	    "\"1Gi\"}}}}",
+	    "exceeds spec.domain.resources.limits.memory");
 	expect_invalid("two sources",
 		       "{\"domain\":{\"memory\":{\"guest\":\"64Mi\"}},\"volumes\":[{\"name\":\"v\","
 		       "\"emptyDisk\":{},\"containerDisk\":{\"image\":\"x\"}}]}",
 		       "more than one source");
-	expect_invalid("no source",
-		       "{\"domain\":{\"memory\":{\"guest\":\"64Mi\"}},\"volumes\":[{\"name\":\"v\"}]}",
-		       "no source");
+	expect_invalid(
+	    "no source",
+	    "{\"domain\":{\"memory\":{\"guest\":\"64Mi\"}},\"volumes\":[{\"name\":\"v\"}]}",
+	    "no source");
 	expect_invalid("zero cores",
 		       "{\"domain\":{\"memory\":{\"guest\":\"64Mi\"},\"cpu\":{\"cores\":0}}}",
 		       "spec.domain.cpu.cores: must be an integer from 1 to 512");
-	expect_invalid("too many vCPUs",
-		       "{\"domain\":{\"memory\":{\"guest\":\"64Mi\"},\"cpu\":{\"cores\":64,\"sockets\":"
-		       "16}}}",
-		       "1024 vCPUs");
-	expect_invalid("interface without network",
-		       "{\"domain\":{\"memory\":{\"guest\":\"64Mi\"},\"devices\":{\"interfaces\":[{"
-		       "\"name\":\"x\",\"bridge\":{}}]}},\"networks\":[{\"name\":\"y\",\"pod\":{}}]}",
-		       "no network named \"x\"");
+	expect_invalid(
+	    "too many vCPUs",
+	    "{\"domain\":{\"memory\":{\"guest\":\"64Mi\"},\"cpu\":{\"cores\":64,\"sockets\":"
+	    "16}}}",
+	    "1024 vCPUs");
+	expect_invalid(
+	    "interface without network",
+	    "{\"domain\":{\"memory\":{\"guest\":\"64Mi\"},\"devices\":{\"interfaces\":[{"
+	    "\"name\":\"x\",\"bridge\":{}}]}},\"networks\":[{\"name\":\"y\",\"pod\":{}}]}",
+	    "no network named \"x\"");
 	expect_invalid("two bindings",
 		       "{\"domain\":{\"memory\":{\"guest\":\"64Mi\"},\"devices\":{\"interfaces\":[{"
 		       "\"name\":\"x\",\"bridge\":{},\"masquerade\":{}}]}},\"networks\":[{\"name\":"
 		       "\"x\",\"pod\":{}}]}",
 		       "set only one binding");
-	expect_invalid("disk and cdrom",
-		       "{\"domain\":{\"memory\":{\"guest\":\"64Mi\"},\"devices\":{\"disks\":[{\"name\":"
-		       "\"d\",\"disk\":{},\"cdrom\":{}}]}},\"volumes\":[{\"name\":\"d\",\"emptyDisk\":"
-		       "{}}]}",
-		       "set only one of disk, cdrom and lun");
+	expect_invalid(
+	    "disk and cdrom",
+	    "{\"domain\":{\"memory\":{\"guest\":\"64Mi\"},\"devices\":{\"disks\":[{\"name\":"
+	    "\"d\",\"disk\":{},\"cdrom\":{}}]}},\"volumes\":[{\"name\":\"d\",\"emptyDisk\":"
+	    "{}}]}",
+	    "set only one of disk, cdrom and lun");
 	expect_invalid("bad quantity", "{\"domain\":{\"memory\":{\"guest\":\"12X\"}}}",
 		       "not a quantity");
 
@@ -198,15 +206,15 @@ static void test_presets(void)
 	_cleanup_json_t_ json_t *vmi =
 	    J("{\"metadata\":{\"name\":\"v\",\"labels\":{\"kubevirt.io/size\":\"small\"}},"
 	      "\"spec\":{\"domain\":{\"cpu\":{\"cores\":2},\"devices\":{}}}}");
-	_cleanup_json_t_ json_t *presets = J(
-	    "[{\"metadata\":{\"name\":\"small\"},\"spec\":{\"selector\":{\"matchLabels\":{"
-	    "\"kubevirt.io/size\":\"small\"}},\"domain\":{\"cpu\":{\"cores\":1},\"resources\":{"
-	    "\"requests\":{\"memory\":\"64M\"}}}}},"
-	    "{\"metadata\":{\"name\":\"big\"},\"spec\":{\"selector\":{\"matchLabels\":{"
-	    "\"kubevirt.io/size\":\"big\"}},\"domain\":{\"memory\":{\"guest\":\"8Gi\"}}}},"
-	    "{\"metadata\":{\"name\":\"expr\"},\"spec\":{\"selector\":{\"matchExpressions\":[{"
-	    "\"key\":\"kubevirt.io/size\",\"operator\":\"In\",\"values\":[\"small\",\"x\"]}]},"
-	    "\"domain\":{\"machine\":{\"type\":\"q35\"}}}}]");
+	_cleanup_json_t_ json_t *presets =
+	    J("[{\"metadata\":{\"name\":\"small\"},\"spec\":{\"selector\":{\"matchLabels\":{"
+	      "\"kubevirt.io/size\":\"small\"}},\"domain\":{\"cpu\":{\"cores\":1},\"resources\":{"
+	      "\"requests\":{\"memory\":\"64M\"}}}}},"
+	      "{\"metadata\":{\"name\":\"big\"},\"spec\":{\"selector\":{\"matchLabels\":{"
+	      "\"kubevirt.io/size\":\"big\"}},\"domain\":{\"memory\":{\"guest\":\"8Gi\"}}}},"
+	      "{\"metadata\":{\"name\":\"expr\"},\"spec\":{\"selector\":{\"matchExpressions\":[{"
+	      "\"key\":\"kubevirt.io/size\",\"operator\":\"In\",\"values\":[\"small\",\"x\"]}]},"
+	      "\"domain\":{\"machine\":{\"type\":\"q35\"}}}}]");
 	_cleanup_json_t_ json_t *warnings = json_array();
 	int n = kv_vmi_apply_presets(vmi, presets, warn_count, warnings, NULL);
 	is_int(n, 2, "two presets match");
@@ -231,7 +239,8 @@ static void test_selectors(void)
 	_cleanup_json_t_ json_t *s3 = J("{\"matchExpressions\":[{\"key\":\"c\",\"operator\":"
 					"\"DoesNotExist\"},{\"key\":\"b\",\"operator\":\"NotIn\","
 					"\"values\":[\"3\"]}]}");
-	_cleanup_json_t_ json_t *s4 = J("{\"matchExpressions\":[{\"key\":\"c\",\"operator\":\"Foo\"}]}");
+	_cleanup_json_t_ json_t *s4 =
+	    J("{\"matchExpressions\":[{\"key\":\"c\",\"operator\":\"Foo\"}]}");
 	is_int(kv_label_selector_matches(s1, labels, NULL), 1, "matchLabels match");
 	is_int(kv_label_selector_matches(s2, labels, NULL), 0, "matchLabels mismatch");
 	is_int(kv_label_selector_matches(s3, labels, NULL), 1, "DoesNotExist + NotIn");
@@ -253,16 +262,20 @@ static void test_yaml(void)
 	ok(json_is_string(json_object_get(y, "f")), "1e3 stays a string");
 	json_t *bad = NULL;
 	_cleanup_err_ struct kv_err *err = NULL;
-	ok(kv_yaml_load("a: &x 1\nb: *x\n", strlen("a: &x 1\nb: *x\n"), "t", &bad, &err) < 0 && strstr(err->msg, "aliases"),
+	ok(kv_yaml_load("a: &x 1\nb: *x\n", strlen("a: &x 1\nb: *x\n"), "t", &bad, &err) < 0 &&
+	       strstr(err->msg, "aliases"),
 	   "aliases refused");
 	kv_err_freep(&err);
-	ok(kv_yaml_load("a: 1\na: 2\n", strlen("a: 1\na: 2\n"), "t", &bad, &err) < 0 && strstr(err->msg, "duplicate"),
+	ok(kv_yaml_load("a: 1\na: 2\n", strlen("a: 1\na: 2\n"), "t", &bad, &err) < 0 &&
+	       strstr(err->msg, "duplicate"),
 	   "duplicate keys refused");
 	kv_err_freep(&err);
-	ok(kv_yaml_load("a: [1\n", strlen("a: [1\n"), "t", &bad, &err) < 0 && strstr(err->msg, "line"),
+	ok(kv_yaml_load("a: [1\n", strlen("a: [1\n"), "t", &bad, &err) < 0 &&
+	       strstr(err->msg, "line"),
 	   "syntax error with a line number");
 	kv_err_freep(&err);
-	ok(kv_yaml_load("a: 1\n---\nb: 2\n", strlen("a: 1\n---\nb: 2\n"), "t", &bad, &err) < 0, "two documents refused");
+	ok(kv_yaml_load("a: 1\n---\nb: 2\n", strlen("a: 1\n---\nb: 2\n"), "t", &bad, &err) < 0,
+	   "two documents refused");
 }
 
 int main(void)
