@@ -252,15 +252,19 @@ for i in 6 7; do sed -e "s/name: vm-cirros/name: vm-r$i/" "$m/examples/vm-cirros
 start_ctl ctl2 --metrics-addr "127.0.0.1:$port"
 main_pid=$ctl_pid
 converged() {
-	local vms vmis pods
-	# every Always VM has exactly one VMI with exactly one pod; no VMI or pod without its owner
+	local vms vmis pods all live u
+	# every running VM has exactly one live VMI; every live VMI exactly one pod;
+	# no pod without its VMI
 	vms=$(get vm -o json | jq -r '.items[] | select(.spec.runStrategy=="Always" or .spec.running==true) | .metadata.name' | sort)
-	vmis=$(get vmi -o json | jq -r '.items[] | select(.metadata.deletionTimestamp==null) | select(.metadata.ownerReferences[0].kind=="VirtualMachine") | .metadata.name' | sort)
+	vmis=$(get vmi -o json | jq -r '.items[] | select(.metadata.deletionTimestamp==null and .status.phase!="Failed" and .status.phase!="Succeeded") | select(.metadata.ownerReferences[0].kind=="VirtualMachine") | .metadata.name' | sort)
 	[ "$vms" = "$vmis" ] || return 1
 	pods=$(get pods -o json | jq -r '.items[].metadata.labels["kubevirt.io/created-by"]' | sort)
-	[ "$(uniq -d <<<"$pods")" = "" ] || return 1
-	[ "$(get vmi -o json | jq -r '.items[] | select(.status.phase!="Failed" and .status.phase!="Succeeded") | .metadata.uid' | sort)" = "$pods" ] || return 1
-	[ -z "$(get vm vm-r2 -o name >/dev/null && get vmi vm-r2 -o name)" ]
+	[ -z "$(uniq -d <<<"$pods")" ] || return 1
+	all=$(get vmi -o json | jq -r '.items[].metadata.uid')
+	live=$(get vmi -o json | jq -r '.items[] | select(.status.phase!="Failed" and .status.phase!="Succeeded") | .metadata.uid')
+	for u in $live; do grep -qx "$u" <<<"$pods" || return 1; done
+	for u in $pods; do grep -qx "$u" <<<"$all" || return 1; done
+	! get vmi vm-r2 -o name
 }
 check "after both restarts every VM converges (one VMI per running VM, one pod per VMI, no orphans)" \
 	wait_until 60 converged
