@@ -2,6 +2,7 @@
 /* kvirt-controller: flags, wiring, and the event loop (docs/controller.md). */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,6 +183,18 @@ static void released(struct k8s_loop *loop, void *data)
 	k8s_loop_quit(loop, 0);
 }
 
+/*
+ * glibc keeps freed memory (a relist of thousands of objects, bursts of
+ * replies) in its heap; giving it back every few seconds keeps RSS at what
+ * the caches really use.
+ */
+static struct k8s_timer trim_timer;
+static void trim(struct k8s_timer *t)
+{
+	malloc_trim(0);
+	k8s_timer_start(ctl.loop, t, 5000);
+}
+
 static struct k8s_timer quit_timer;
 static void quit_now(struct k8s_timer *t)
 {
@@ -227,7 +240,7 @@ int main(int argc, char **argv)
 	const char *lease_name = "kvirt-controller", *lease_ns = getenv("POD_NAMESPACE");
 	const char *identity = getenv("POD_NAME");
 	bool elect = false;
-	unsigned lease_duration = 15, workers = 64, resync = 0;
+	unsigned lease_duration = 15, workers = 16, resync = 0;
 	struct kvc_pod_opts pod = { .image = KVC_LAUNCHER_IMAGE, .overhead = KVC_DEFAULT_OVERHEAD };
 	static const struct option opts[] = {
 		{ "kubeconfig", required_argument, NULL, 'k' },
@@ -356,6 +369,8 @@ int main(int argc, char **argv)
 		kv_error("%s", kv_err_msg(err));
 		return 1;
 	}
+	trim_timer = (struct k8s_timer){ .fn = trim };
+	k8s_timer_start(ctl.loop, &trim_timer, 5000);
 	ctl.electing = elect;
 	set_paused(true);
 	k8s_loop_add_hook(ctl.loop, maybe_start_workers, NULL);

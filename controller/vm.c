@@ -372,6 +372,10 @@ void kvc_vm_sync(void *ud, struct k8s_queue *q, const char *key)
 		if (json_is_null(v) ? cur != NULL : !cur || !json_equal(cur, v))
 			changed = true;
 	}
+	/* While our VMI create is in flight, its ADD event brings us back within
+	 * milliseconds: one status write then instead of two. */
+	if (changed && view.create_expected && !vmi)
+		changed = false;
 	if (changed) {
 		_cleanup_json_t_ json_t *patch = json_pack("{s:o}", "status", status);
 		_cleanup_free_ char *what = kv_strdup_printf("update VM status (%s)", printable);

@@ -168,6 +168,14 @@ static void prepare_bare_vmi(struct kvc_sync *s, const json_t *vmi)
 
 static void after_pod_create(struct kvc_sync *s, const struct k8s_result *r, void *data)
 {
+	if (r->err && r->err != -EEXIST) {
+		json_t *vmi = json_object_get(k8s_informer_cache(s->c->vmis), s->key);
+		if (vmi && !kv_jstr(vmi, "status.phase")) {
+			struct vmi_status st = { .phase = "Pending" };
+			write_status(s, vmi, &st);
+		}
+		return;
+	}
 	if (r->err)
 		return;
 	s->c->pods_created++;
@@ -316,8 +324,9 @@ void kvc_vmi_sync(void *ud, struct k8s_queue *q, const char *key)
 			k8s_event(c->rec, vmi, "Warning", "Stopped",
 				  "the launcher pod disappeared; the VMI failed");
 		} else {
+			/* Pending is written only if the create fails: on success the pod's
+			 * ADD event moves the VMI to Scheduling one write later. */
 			create_pod(s, vmi);
-			st.phase = "Pending";
 		}
 		set_condition(st.conds, "Ready", "False", "PodNotExists",
 			      "the launcher pod does not exist (yet)");

@@ -32,12 +32,26 @@ m=$repo/manifests
 kubectl apply -f "$m/00-namespace.yaml" -f "$m/10-crds.yaml" -f "$m/20-rbac.yaml" >/dev/null
 kubectl wait --for=condition=Established --timeout=60s crd --all >/dev/null
 
+# The controller runs as its own service account, so the RBAC in
+# manifests/20-rbac.yaml is proven sufficient (and bearer tokens work).
+token=$(kubectl -n kvirt create token kvirt-controller --duration=1h)
+server=$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')
+ca=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
+cat >"$tmp/sa.kubeconfig" <<KC
+apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "$server", certificate-authority-data: "$ca"}}]
+users: [{name: sa, user: {token: "$token"}}]
+contexts: [{name: c, context: {cluster: c, user: sa}}]
+current-context: c
+KC
+
 free_port() { echo $((20000 + RANDOM % 10000)); }
 # start_ctl NAME ARGS...: run a controller in the background; sets $ctl_pid.
 start_ctl() {
 	local name=$1
 	shift
-	"$ctl_bin" --kubeconfig "$KUBECONFIG" "$@" >>"$tmp/$name.log" 2>&1 &
+	"$ctl_bin" --kubeconfig "$tmp/sa.kubeconfig" "$@" >>"$tmp/$name.log" 2>&1 &
 	ctl_pid=$!
 	pids+=("$ctl_pid")
 }
