@@ -83,7 +83,7 @@ static void metrics(FILE *f, struct kvc *c)
 		fprintf(f, "kvirt_controller_watch_errors_total{resource=\"%s\"} %llu\n", n,
 			(unsigned long long)st->errors);
 		fprintf(f, "kvirt_controller_cache_objects{resource=\"%s\"} %zu\n", n,
-			json_object_size(k8s_informer_cache(infs[i])));
+			k8s_informer_size(infs[i]));
 	}
 	fprintf(f,
 		"# TYPE kvirt_controller_api_requests_total counter\n"

@@ -127,6 +127,19 @@ void kvc_op_start_failed(void *ud, int rc)
 	kvc_op_done(ud, &r);
 }
 
+struct preset_pick {
+	json_t *arr;
+	const char *ns;
+};
+
+static int pick_preset(void *ud, const char *key, json_t *p)
+{
+	struct preset_pick *pp = ud;
+	if (kv_jstr_eq(kv_jstr(p, "metadata.namespace"), pp->ns))
+		json_array_append(pp->arr, p);
+	return 0;
+}
+
 static void collect_warning(void *ud, const char *reason, const char *msg)
 {
 	if (ud)
@@ -139,13 +152,9 @@ int kvc_prepare_vmi(struct kvc *c, json_t *vmi, json_t *warnings, struct kv_err 
 	json_t *presets = json_array();
 	if (!presets)
 		return kv_err_set(err, ENOMEM, "out of memory");
-	const char *ns = kv_jstr(vmi, "metadata.namespace");
-	const char *k;
-	json_t *p;
+	struct preset_pick pick = { presets, kv_jstr(vmi, "metadata.namespace") };
 	if (c && c->presets)
-		json_object_foreach (k8s_informer_cache(c->presets), k, p)
-			if (kv_jstr_eq(kv_jstr(p, "metadata.namespace"), ns))
-				json_array_append(presets, p);
+		k8s_informer_foreach(c->presets, pick_preset, &pick);
 	int r = kv_vmi_apply_presets(vmi, presets, collect_warning, warnings, err);
 	json_decref(presets);
 	if (r < 0)

@@ -195,20 +195,19 @@ void kvc_vm_sync(void *ud, struct k8s_queue *q, const char *key)
 		k8s_queue_done(q, key, false);
 		return;
 	}
-	json_t *vm = json_object_get(k8s_informer_cache(c->vms), key);
+	json_t *vm = k8s_informer_get_key(c->vms, key);
 	if (!vm) {
 		json_object_del(c->vm_expect, key);
 		kvc_sync_end(s);
 		return;
 	}
-	json_incref(vm);
 	const char *vm_uid = kv_jstr_or(vm, "metadata.uid", "");
-	json_t *vmi = json_object_get(k8s_informer_cache(c->vmis), key);
+	json_t *vmi = k8s_informer_get_key(c->vmis, key);
 	bool foreign = vmi && !owned_by(vmi, vm_uid);
-	if (foreign)
+	if (foreign) {
+		json_decref(vmi);
 		vmi = NULL;
-	if (vmi)
-		json_incref(vmi);
+	}
 	const char *exp = expected(c, key);
 	if (exp && !strcmp(exp, "create") && vmi)
 		json_object_del(c->vm_expect, key), exp = NULL;

@@ -169,11 +169,13 @@ static void prepare_bare_vmi(struct kvc_sync *s, const json_t *vmi)
 static void after_pod_create(struct kvc_sync *s, const struct k8s_result *r, void *data)
 {
 	if (r->err && r->err != -EEXIST) {
-		json_t *vmi = json_object_get(k8s_informer_cache(s->c->vmis), s->key);
+		json_t *vmi = k8s_informer_get_key(s->c->vmis, s->key);
 		if (vmi && !kv_jstr(vmi, "status.phase")) {
 			struct vmi_status st = { .phase = "Pending" };
 			write_status(s, vmi, &st);
 		}
+		if (vmi)
+			json_decref(vmi);
 		return;
 	}
 	if (r->err)
@@ -259,23 +261,25 @@ void kvc_vmi_sync(void *ud, struct k8s_queue *q, const char *key)
 		k8s_queue_done(q, key, false);
 		return;
 	}
-	json_t *vmi = json_object_get(k8s_informer_cache(c->vmis), key);
+	json_t *vmi = k8s_informer_get_key(c->vmis, key);
+	json_t *pod = NULL;
 	if (!vmi) {
 		json_object_del(c->vmi_seen, key);
 		kvc_sync_end(s);
 		return;
 	}
-	json_incref(vmi); /* callbacks below may replace the cache entry */
 	const char *name = kv_jstr_or(vmi, "metadata.name", "");
 	const char *uid = kv_jstr_or(vmi, "metadata.uid", "");
 	const char *ns = kv_jstr(vmi, "metadata.namespace");
 	_cleanup_free_ char *pod_name = kvc_pod_name(name, uid);
-	json_t *pod = pod_name ? k8s_informer_get(c->pods, ns, pod_name) : NULL;
+	pod = pod_name ? k8s_informer_get(c->pods, ns, pod_name) : NULL;
 	/* Label keys contain dots: read them directly, not by dotted path. */
 	if (pod && !kv_jstr_eq(json_string_value(json_object_get(kv_jget(pod, "metadata.labels"),
 								 "kubevirt.io/created-by")),
-			       uid))
+			       uid)) {
+		json_decref(pod);
 		pod = NULL;
+	}
 	const char *phase = kv_jstr_or(vmi, "status.phase", "");
 	bool deleting = kv_jget(vmi, "metadata.deletionTimestamp") != NULL;
 
@@ -375,6 +379,8 @@ void kvc_vmi_sync(void *ud, struct k8s_queue *q, const char *key)
 	write_status(s, vmi, &st);
 	json_decref(st.conds);
 out:
+	if (pod)
+		json_decref(pod);
 	json_decref(vmi);
 	kvc_sync_end(s);
 }

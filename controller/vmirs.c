@@ -28,6 +28,19 @@ static bool owned_by(const json_t *obj, const char *uid)
 	return false;
 }
 
+struct owned_pick {
+	json_t *arr;
+	const char *ns, *uid;
+};
+
+static int pick_owned(void *ud, const char *key, json_t *vmi)
+{
+	struct owned_pick *p = ud;
+	if (kv_jstr_eq(kv_jstr(vmi, "metadata.namespace"), p->ns) && owned_by(vmi, p->uid))
+		json_array_append(p->arr, vmi);
+	return 0;
+}
+
 static int phase_rank(const char *phase)
 {
 	static const char *const order[] = { "", "Pending", "Scheduling", "Scheduled", "Running" };
@@ -96,13 +109,14 @@ void kvc_rs_sync(void *ud, struct k8s_queue *q, const char *key)
 		k8s_queue_done(q, key, false);
 		return;
 	}
-	json_t *rs = json_object_get(k8s_informer_cache(c->rss), key);
+	json_t *rs = k8s_informer_get_key(c->rss, key);
 	if (!rs || kv_jget(rs, "metadata.deletionTimestamp")) {
+		if (rs)
+			json_decref(rs);
 		json_object_del(c->rs_expect, key);
 		kvc_sync_end(s);
 		return;
 	}
-	json_incref(rs);
 	const char *ns = kv_jstr(rs, "metadata.namespace");
 	const char *rs_name = kv_jstr_or(rs, "metadata.name", "");
 	const char *uid = kv_jstr_or(rs, "metadata.uid", "");
@@ -124,13 +138,15 @@ void kvc_rs_sync(void *ud, struct k8s_queue *q, const char *key)
 		json_object_set_new(c->rs_expect, key, exp);
 	}
 	/* Owned VMIs, final ones aside (they are replaced). */
+	json_t *owned = json_array();
+	struct owned_pick pick = { owned, ns, uid };
+	k8s_informer_foreach(c->vmis, pick_owned, &pick);
 	json_t *active = json_array();
 	long long ready = 0;
 	const char *k;
+	size_t oi;
 	json_t *vmi;
-	json_object_foreach (k8s_informer_cache(c->vmis), k, vmi) {
-		if (!kv_jstr_eq(kv_jstr(vmi, "metadata.namespace"), ns) || !owned_by(vmi, uid))
-			continue;
+	json_array_foreach (owned, oi, vmi) {
 		json_object_del(exp, kv_jstr_or(vmi, "metadata.name", ""));
 		const char *phase = kv_jstr_or(vmi, "status.phase", "");
 		if (kv_jget(vmi, "metadata.deletionTimestamp"))
@@ -248,6 +264,7 @@ void kvc_rs_sync(void *ud, struct k8s_queue *q, const char *key)
 							  kvc_op_done, op));
 	}
 	json_decref(active);
+	json_decref(owned);
 	json_decref(rs);
 	kvc_sync_end(s);
 }

@@ -36,6 +36,7 @@ struct k8s_informer {
 
 static void do_list(struct k8s_informer *inf, const char *cont);
 static void do_watch(struct k8s_informer *inf);
+static json_t *cached(const struct k8s_informer *inf, const char *key);
 
 void k8s_trim_managed_fields(json_t *obj)
 {
@@ -93,10 +94,27 @@ static void on_resync(struct k8s_timer *t)
 	if (inf->synced && inf->o.h.update) {
 		const char *k;
 		json_t *v;
-		json_object_foreach (inf->cache, k, v)
-			inf->o.h.update(inf->o.h.ud, v, v);
+		json_object_foreach (inf->cache, k, v) {
+			json_t *obj = cached(inf, k);
+			if (obj) {
+				inf->o.h.update(inf->o.h.ud, obj, obj);
+				json_decref(obj);
+			}
+		}
 	}
 	k8s_timer_start(inf->c->loop, t, (uint64_t)inf->o.resync_s * 1000);
+}
+
+/* The cached text of `key` parsed, or NULL. */
+static json_t *cached(const struct k8s_informer *inf, const char *key)
+{
+	json_t *v = json_object_get(inf->cache, key);
+	if (!json_is_string(v))
+		return NULL;
+	json_t *obj = NULL;
+	if (kv_json_loadb(json_string_value(v), json_string_length(v), "cache", &obj, NULL) < 0)
+		return NULL;
+	return obj;
 }
 
 static int store(struct k8s_informer *inf, json_t *obj)
@@ -104,12 +122,11 @@ static int store(struct k8s_informer *inf, json_t *obj)
 	if (inf->o.transform)
 		inf->o.transform(obj);
 	_cleanup_free_ char *key = k8s_object_key(obj);
-	if (!key)
+	_cleanup_free_ char *text = kv_json_dumps(obj);
+	if (!key || !text)
 		return -ENOMEM;
-	json_t *old = json_object_get(inf->cache, key);
-	if (old)
-		json_incref(old);
-	json_object_set(inf->cache, key, obj);
+	json_t *old = cached(inf, key);
+	json_object_set_new(inf->cache, key, json_string(text));
 	if (old) {
 		if (inf->o.h.update && !kv_jstr_eq(kv_jstr(old, "metadata.resourceVersion"),
 						   kv_jstr(obj, "metadata.resourceVersion")))
@@ -123,14 +140,14 @@ static int store(struct k8s_informer *inf, json_t *obj)
 
 static void forget(struct k8s_informer *inf, const char *key)
 {
-	json_t *old = json_object_get(inf->cache, key);
-	if (!old)
+	json_t *old = cached(inf, key);
+	if (!json_object_get(inf->cache, key))
 		return;
-	json_incref(old);
 	json_object_del(inf->cache, key);
-	if (inf->o.h.del)
+	if (old && inf->o.h.del)
 		inf->o.h.del(inf->o.h.ud, old);
-	json_decref(old);
+	if (old)
+		json_decref(old);
 }
 
 static void set_rv(struct k8s_informer *inf, const char *rv)
@@ -404,12 +421,34 @@ bool k8s_informer_synced(const struct k8s_informer *inf)
 json_t *k8s_informer_get(const struct k8s_informer *inf, const char *ns, const char *name)
 {
 	_cleanup_free_ char *key = ns ? kv_strdup_printf("%s/%s", ns, name) : strdup(name);
-	return key ? json_object_get(inf->cache, key) : NULL;
+	return key ? cached(inf, key) : NULL;
 }
 
-json_t *k8s_informer_cache(const struct k8s_informer *inf)
+json_t *k8s_informer_get_key(const struct k8s_informer *inf, const char *key)
 {
-	return inf->cache;
+	return cached(inf, key);
+}
+
+int k8s_informer_foreach(const struct k8s_informer *inf,
+			 int (*fn)(void *ud, const char *key, json_t *obj), void *ud)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach (inf->cache, k, v) {
+		json_t *obj = cached(inf, k);
+		if (!obj)
+			continue;
+		int r = fn(ud, k, obj);
+		json_decref(obj);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+size_t k8s_informer_size(const struct k8s_informer *inf)
+{
+	return json_object_size(inf->cache);
 }
 
 const struct k8s_informer_stats *k8s_informer_stats(const struct k8s_informer *inf)

@@ -30,6 +30,25 @@ struct k8s_leader {
 };
 
 static void attempt(struct k8s_leader *l);
+static void release_now(struct k8s_leader *l);
+static void release_finish(struct k8s_leader *l);
+
+/*
+ * A release requested while a call was in flight is carried out when that
+ * call returns: the in-flight renew must not re-acquire after the release.
+ */
+static bool release_pending(struct k8s_leader *l, bool held)
+{
+	if (!l->released)
+		return false;
+	l->busy = false;
+	l->leader = false;
+	if (held)
+		release_now(l);
+	else
+		release_finish(l);
+	return true;
+}
 
 static void schedule(struct k8s_leader *l)
 {
@@ -50,6 +69,8 @@ static void lose(struct k8s_leader *l, const char *why)
 static void write_done(void *ud, const struct k8s_result *r)
 {
 	struct k8s_leader *l = ud;
+	if (release_pending(l, !r->err || l->leader))
+		return;
 	l->busy = false;
 	if (r->err) {
 		if (l->leader && kv_now_ns() - l->last_renew_ns >
@@ -83,6 +104,8 @@ static json_t *lease_spec(struct k8s_leader *l, const char *acquire, int transit
 static void get_done(void *ud, const struct k8s_result *r)
 {
 	struct k8s_leader *l = ud;
+	if (release_pending(l, l->leader))
+		return;
 	if (r->err == -ENOENT) {
 		_cleanup_json_t_ json_t *lease =
 		    json_pack("{s:s,s:s,s:{s:s,s:s},s:o}", "apiVersion", "coordination.k8s.io/v1",
@@ -195,13 +218,20 @@ bool k8s_leader_is_leader(const struct k8s_leader *l)
 	return l->leader;
 }
 
+static void release_finish(struct k8s_leader *l)
+{
+	k8s_hook_fn done = l->release_done;
+	l->release_done = NULL;
+	if (done)
+		done(l->c->loop, l->release_data);
+}
+
 static void release_done(void *ud, const struct k8s_result *r)
 {
 	struct k8s_leader *l = ud;
 	if (!r->err)
 		kv_info("leader election: released the lease %s/%s", l->ns, l->name);
-	if (l->release_done)
-		l->release_done(l->c->loop, l->release_data);
+	release_finish(l);
 }
 
 static void release_get_done(void *ud, const struct k8s_result *r)
@@ -209,7 +239,7 @@ static void release_get_done(void *ud, const struct k8s_result *r)
 	struct k8s_leader *l = ud;
 	json_t *lease = r->body;
 	if (r->err || !kv_jstr_eq(kv_jstr(lease, "spec.holderIdentity"), l->identity)) {
-		release_done(l, r);
+		release_finish(l);
 		return;
 	}
 	char now[40];
@@ -219,7 +249,13 @@ static void release_get_done(void *ud, const struct k8s_result *r)
 	kv_jset(lease, "spec.leaseDurationSeconds", json_integer(1));
 	kv_jset(lease, "spec.renewTime", json_string(now));
 	if (k8s_update(l->c, &k8s_res_leases, l->ns, l->name, NULL, lease, release_done, l) < 0)
-		release_done(l, r);
+		release_finish(l);
+}
+
+static void release_now(struct k8s_leader *l)
+{
+	if (k8s_get(l->c, &k8s_res_leases, l->ns, l->name, release_get_done, l) < 0)
+		release_finish(l);
 }
 
 void k8s_leader_release(struct k8s_leader *l, k8s_hook_fn done, void *data)
@@ -228,12 +264,12 @@ void k8s_leader_release(struct k8s_leader *l, k8s_hook_fn done, void *data)
 	k8s_timer_stop(l->c->loop, &l->timer);
 	l->release_done = done;
 	l->release_data = data;
+	if (l->busy)
+		return; /* finished by the call in flight (release_pending) */
 	if (!l->leader) {
-		if (done)
-			done(l->c->loop, data);
+		release_finish(l);
 		return;
 	}
 	l->leader = false;
-	if (k8s_get(l->c, &k8s_res_leases, l->ns, l->name, release_get_done, l) < 0 && done)
-		done(l->c->loop, data);
+	release_now(l);
 }

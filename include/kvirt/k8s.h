@@ -249,10 +249,17 @@ int k8s_informer_new(struct k8s_client *c, const struct k8s_informer_opts *o,
 void k8s_informer_free(struct k8s_informer *inf);
 int k8s_informer_start(struct k8s_informer *inf);
 bool k8s_informer_synced(const struct k8s_informer *inf);
-/* Borrowed; key is "ns/name" (or "name" cluster-wide). */
+/*
+ * The cache holds each object as compact JSON text (jansson trees cost ~10×
+ * the text), parsed on access: lookups return a NEW reference (json_decref
+ * it) or NULL; key is "ns/name" (or "name" cluster-wide).
+ */
 json_t *k8s_informer_get(const struct k8s_informer *inf, const char *ns, const char *name);
-/* The cache: a JSON object key -> object (borrowed, do not modify). */
-json_t *k8s_informer_cache(const struct k8s_informer *inf);
+json_t *k8s_informer_get_key(const struct k8s_informer *inf, const char *key);
+/* Call fn for every cached object (parsed, borrowed for the call); stops on fn < 0. */
+int k8s_informer_foreach(const struct k8s_informer *inf,
+			 int (*fn)(void *ud, const char *key, json_t *obj), void *ud);
+size_t k8s_informer_size(const struct k8s_informer *inf);
 const struct k8s_informer_stats *k8s_informer_stats(const struct k8s_informer *inf);
 const char *k8s_informer_name(const struct k8s_informer *inf);
 /* Drop managedFields (what most transforms want). */
