@@ -233,6 +233,8 @@ static int new_informer(const struct k8s_resource *res, const char *selector,
 
 int main(int argc, char **argv)
 {
+	/* One malloc arena: libcurl's resolver threads would each get their own. */
+	mallopt(M_ARENA_MAX, 1);
 	kv_log_init("kvirt-controller");
 	if (!getenv("KVIRT_LOG_FORMAT"))
 		kv_log_set_format(KV_LOG_JSON);
@@ -240,7 +242,7 @@ int main(int argc, char **argv)
 	const char *lease_name = "kvirt-controller", *lease_ns = getenv("POD_NAMESPACE");
 	const char *identity = getenv("POD_NAME");
 	bool elect = false;
-	unsigned lease_duration = 15, workers = 16, resync = 0;
+	unsigned lease_duration = 15, workers = 32, resync = 0;
 	struct kvc_pod_opts pod = { .image = KVC_LAUNCHER_IMAGE, .overhead = KVC_DEFAULT_OVERHEAD };
 	static const struct option opts[] = {
 		{ "kubeconfig", required_argument, NULL, 'k' },

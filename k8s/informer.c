@@ -190,9 +190,17 @@ static void list_done(void *ud, const struct k8s_result *r)
 	json_array_foreach (items, i, it) {
 		if (!kv_jstr(it, "metadata.name"))
 			continue;
+		/* Lists omit kind/apiVersion on items; handlers and events want them. */
+		if (!json_object_get(it, "kind"))
+			json_object_set_new(it, "kind", json_string(inf->o.res->kind));
+		/* Trimmed and kept as text until the last page: a relist of thousands
+		 * of objects must not hold them all as trees at once. */
+		if (inf->o.transform)
+			inf->o.transform(it);
 		_cleanup_free_ char *key = k8s_object_key(it);
-		if (key)
-			json_object_set(inf->listing, key, it);
+		_cleanup_free_ char *text = kv_json_dumps(it);
+		if (key && text)
+			json_object_set_new(inf->listing, key, json_string(text));
 	}
 	const char *cont = kv_jstr(r->body, "metadata.continue");
 	if (cont && *cont) {
@@ -211,10 +219,12 @@ static void list_done(void *ud, const struct k8s_result *r)
 	json_t *listing = inf->listing;
 	inf->listing = NULL;
 	json_object_foreach (listing, k, v) {
-		/* Lists omit kind/apiVersion on items; handlers and events want them. */
-		if (!json_object_get(v, "kind"))
-			json_object_set_new(v, "kind", json_string(inf->o.res->kind));
-		store(inf, v);
+		json_t *obj = NULL;
+		if (kv_json_loadb(json_string_value(v), json_string_length(v), "list", &obj, NULL) <
+		    0)
+			continue;
+		store(inf, obj);
+		json_decref(obj);
 	}
 	json_decref(listing);
 	set_rv(inf, kv_jstr(r->body, "metadata.resourceVersion"));
