@@ -40,6 +40,24 @@ print(other, guest)
 PY
 }
 
+# Memory: one run each that stays up after the result line (kvirt.end=none).
+mem_sample() {
+	local log=/tmp/bench-mem-$1.log pid
+	shift
+	"$@" </dev/null >"$log" 2>&1 &
+	pid=$!
+	for _ in $(seq 1 3000); do grep -q '^KVIRT-RESULT' "$log" && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+	sleep 1
+	overhead_kib $pid
+	kill -9 $pid 2>/dev/null
+	wait $pid 2>/dev/null
+}
+kvirt_mem=$(mem_sample kvirt "${kvirt_cmd[@]/%$cmdline/$cmdline kvirt.end=none}")
+echo "bench: kvirt-vmm RSS beyond guest memory / guest RSS (KiB): $kvirt_mem" >&2
+qemu_mem=$(mem_sample qemu "${qemu_cmd[@]/%$cmdline/$cmdline kvirt.end=none}")
+echo "bench: qemu RSS beyond guest memory / guest RSS (KiB): $qemu_mem" >&2
+
+
 declare -A init_ms result_ms
 first_run_us=()
 for vmm_name in kvirt qemu; do
@@ -58,21 +76,6 @@ for vmm_name in kvirt qemu; do
 		result_ms[$vmm_name]+="${KV_VM_RESULT_MS} "
 	done
 done
-
-# Memory: one run each that stays up after the result line (kvirt.end=none).
-mem_sample() {
-	local log=/tmp/bench-mem-$1.log pid
-	shift
-	"$@" </dev/null >"$log" 2>&1 &
-	pid=$!
-	for _ in $(seq 1 3000); do grep -q '^KVIRT-RESULT' "$log" && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
-	sleep 1
-	overhead_kib $pid
-	kill -9 $pid 2>/dev/null
-	wait $pid 2>/dev/null
-}
-kvirt_mem=$(mem_sample kvirt "${kvirt_cmd[@]/%$cmdline/$cmdline kvirt.end=none}")
-qemu_mem=$(mem_sample qemu "${qemu_cmd[@]/%$cmdline/$cmdline kvirt.end=none}")
 
 ki=$(tr ' ' '\n' <<<"${init_ms[kvirt]}" | grep . | median)
 qi=$(tr ' ' '\n' <<<"${init_ms[qemu]}" | grep . | median)

@@ -141,8 +141,6 @@ static int cpu_set_msrs(int fd, struct kv_err **err)
 		{ MSR_SYSCALL_MASK, 0 },
 		{ MSR_LSTAR, 0 },
 		{ MSR_IA32_MISC_ENABLE, MISC_ENABLE_FAST_STRING },
-		/* Every vCPU writes 0 at creation: KVM then keeps their TSCs in sync. */
-		{ MSR_IA32_TSC, 0 },
 		/* No firmware programs MTRRs: default write-back for all memory. */
 		{ MSR_MTRR_DEF_TYPE, MTRR_ENABLE | MTRR_TYPE_WB },
 	};

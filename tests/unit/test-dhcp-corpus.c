@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Replays the DHCP fuzz corpus (fuzz/corpus/dhcp/) through the fuzz target
- * until fuzz/meson.build's shared replay driver takes over, and checks each
- * seed's verdict: files named valid-* must parse, bad-* must be dropped.
+ * Checks each seed's verdict in the DHCP fuzz corpus (fuzz/corpus/dhcp/):
+ * files named valid-* must parse, bad-* must be dropped.  (The plain replay
+ * under sanitizers is fuzz/meson.build's `fuzz-dhcp` test.)
  */
 #include <dirent.h>
 #include <stdlib.h>

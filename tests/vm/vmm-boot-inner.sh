@@ -46,21 +46,28 @@ boot_case highmem 2 5G 0 pass \
 	"kvirt.test=vmm-machine kvirt.expect_cpus=2 kvirt.expect_mem_kib_min=4404019 kvirt.expect_high_mem=1"
 boot_case reboot 1 256M 2 pass "kvirt.test=hello kvirt.end=reboot"
 
-if want panic; then
-	log=$logdir/vmm-panic.log
+# panic_case NAME EXTRA-CMDLINE WANT-MESSAGE: the guest panics on purpose.
+panic_case() {
+	local name=$1 extra=$2 msg=$3 log=$logdir/vmm-$1.log
+	want "$name" || return 0
 	kv_vm_run 120 "$log" -- env KVIRT_LOG_LEVEL=info "$vmm" --kernel "$KVIRT_GUEST_KERNEL" \
-		--initrd "$KVIRT_GUEST_INITRD" --cpus 1 --memory 256M --cmdline "$base kvirt.test=vmm-panic"
+		--initrd "$KVIRT_GUEST_INITRD" --cpus 1 --memory 256M \
+		--cmdline "$base kvirt.test=vmm-panic $extra"
 	# No result line: the guest dies.  kv_vm_run waited for the VMM to exit.
 	if ! grep -q 'panicking on purpose' "$log"; then
-		not_ok "panic: guest panic -> exit 3" "the panic test never ran" "$log"
+		not_ok "$name: guest panic -> exit 3" "the panic test never ran" "$log"
 	elif [ "$KV_VM_RC" != 3 ]; then
-		not_ok "panic: guest panic -> exit 3" "kvirt-vmm exit $KV_VM_RC, want 3" "$log"
-	elif ! grep -q 'panicked' "$log"; then
-		not_ok "panic: guest panic -> exit 3" "no panic message from kvirt-vmm" "$log"
+		not_ok "$name: guest panic -> exit 3" "kvirt-vmm exit $KV_VM_RC, want 3" "$log"
+	elif ! grep -q "$msg" "$log"; then
+		not_ok "$name: guest panic -> exit 3" "no '$msg' from kvirt-vmm" "$log"
 	else
-		ok "panic: guest panic -> exit 3 ($(grep -o 'guest kernel panicked[^;]*' "$log" | head -1))"
+		ok "$name: guest panic -> exit 3 ($(grep -o 'guest kernel panicked[^;]*' "$log" | head -1))"
 	fi
-fi
+}
+# Through the pvpanic device (the initramfs loads pvpanic_mmio)...
+panic_case panic "" "panicked (pvpanic"
+# ...and without it: the console banner before the reset gives it away.
+panic_case panic-console "module_blacklist=pvpanic_mmio" "guest kernel panicked"
 
 if want console; then
 	log=$logdir/vmm-console.log fifo=$(mktemp -u /tmp/vmm-console.XXXXXX)

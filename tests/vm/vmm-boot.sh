@@ -8,4 +8,4 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 command -v qemu-system-x86_64 >/dev/null || { echo "1..0 # SKIP qemu-system-x86_64 missing (scripts/deps.sh)"; exit 77; }
 eval "$("$repo/tests/guest/build")" || { echo "Bail out! tests/guest/build failed"; exit 1; }
 export KVIRT_GUEST_KERNEL KVIRT_GUEST_INITRD
-exec "$repo/tests/kvmhost/run" --timeout 1500 --mem 8192 -- "$repo/tests/vm/vmm-boot-inner.sh" "$@"
+exec "$repo/tests/kvmhost/run" --timeout 900 --mem 8192 -- "$repo/tests/vm/vmm-boot-inner.sh" "$@"
