@@ -21,12 +21,10 @@ static json_t *J(const struct kv_json *j)
 int kv_json_parse(const char *buf, size_t len, const char *what, struct kv_json **out,
 		  struct kv_err **err)
 {
-	json_error_t jerr;
-	/* Duplicate keys are a classic way to smuggle a second value past a reviewer. */
-	json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root)
-		return kv_err_set(err, EINVAL, "%s: invalid JSON at line %d column %d: %s", what,
-				  jerr.line, jerr.column, jerr.text);
+	json_t *root = NULL;
+	int r = kv_json_loadb(buf, len, what, &root, err);
+	if (r < 0)
+		return r;
 	*out = (struct kv_json *)root;
 	return 0;
 }
@@ -35,13 +33,9 @@ int kv_json_load_file(const char *path, size_t limit, struct kv_json **out, stru
 {
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0;
-	int r = kv_read_file(path, limit, &buf, &len);
-	if (r == -EFBIG)
-		return kv_err_set(err, EFBIG, "%s: larger than %zu bytes", path, limit);
-	if (r < 0) {
-		errno = -r;
-		return kv_err_errno(err, "cannot read %s", path);
-	}
+	int r = kv_read_file_err(path, limit, &buf, &len, err);
+	if (r < 0)
+		return r;
 	return kv_json_parse(buf, len, path, out, err);
 }
 
@@ -175,7 +169,8 @@ int kv_json_get_object(const struct kv_json *obj, const char *field, const struc
 int kv_json_loadb(const char *buf, size_t len, const char *what, json_t **out, struct kv_err **err)
 {
 	json_error_t jerr;
-	/* JSON_ALLOW_NUL is not set: embedded NULs are rejected by the parser. */
+	/* Duplicate keys are a classic way to smuggle a second value past a
+	 * reviewer.  JSON_ALLOW_NUL is not set: embedded NULs are rejected. */
 	json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root)
 		return kv_err_set(err, EINVAL, "%s: invalid JSON at line %d column %d: %s", what,

@@ -216,12 +216,8 @@ int kv_yaml_load_file(const char *path, size_t limit, json_t **out, struct kv_er
 {
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0;
-	int r = kv_read_file(path, limit, &buf, &len);
-	if (r == -EFBIG)
-		return kv_err_set(err, EFBIG, "%s: larger than %zu bytes", path, limit);
-	if (r < 0) {
-		errno = -r;
-		return kv_err_errno(err, "cannot read %s", path);
-	}
+	int r = kv_read_file_err(path, limit, &buf, &len, err);
+	if (r < 0)
+		return r;
 	return kv_yaml_load(buf, len, path, out, err);
 }

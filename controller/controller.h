@@ -120,6 +120,14 @@ void kvc_op_done(void *ud, const struct k8s_result *r);
 /* Mark the sync failed when a k8s_* call could not even be started. */
 void kvc_op_start_failed(void *op, int rc);
 
+/*
+ * Delete `obj` (of resource `res`, matched by its UID so a replacement with
+ * the same name survives), with a SuccessfulDelete/FailedDelete event on
+ * `event_obj`; a missing object counts as deleted.
+ */
+void kvc_delete_with_event(struct kvc_sync *s, const json_t *event_obj,
+			   const struct k8s_resource *res, const json_t *obj, const char *what);
+
 /* Presets + defaults + finalizer on a new VMI (VM/VMIRS create path and bare VMIs). */
 int kvc_prepare_vmi(struct kvc *c, json_t *vmi, json_t *warnings, struct kv_err **err);
 

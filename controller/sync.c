@@ -177,3 +177,18 @@ int kvc_prepare_vmi(struct kvc *c, json_t *vmi, json_t *warnings, struct kv_err 
 		json_array_append_new(fin, json_string(KV_VMI_FINALIZER));
 	return 0;
 }
+
+void kvc_delete_with_event(struct kvc_sync *s, const json_t *event_obj,
+			   const struct k8s_resource *res, const json_t *obj, const char *what)
+{
+	void *op = kvc_op(s, &(struct kvc_op_opts){ .event_obj = event_obj,
+						    .ok_reason = "SuccessfulDelete",
+						    .fail_reason = "FailedDelete",
+						    .what = what,
+						    .ignore_missing = true });
+	if (op)
+		kvc_op_start_failed(
+		    op, k8s_delete(s->c->client, res, kv_jstr(obj, "metadata.namespace"),
+				   kv_jstr(obj, "metadata.name"), kv_jstr(obj, "metadata.uid"),
+				   NULL, kvc_op_done, op));
+}

@@ -140,16 +140,7 @@ static void stop_vmi(struct kvc_sync *s, const json_t *vm, const json_t *vmi)
 	_cleanup_free_ char *what = kv_strdup_printf(
 	    "Stopped the virtual machine by deleting the virtual machine instance %s",
 	    kv_jstr_or(vmi, "metadata.uid", ""));
-	void *op = kvc_op(s, &(struct kvc_op_opts){ .event_obj = vm,
-						    .ok_reason = "SuccessfulDelete",
-						    .fail_reason = "FailedDelete",
-						    .what = what,
-						    .ignore_missing = true });
-	if (op)
-		kvc_op_start_failed(
-		    op, k8s_delete(s->c->client, &k8s_res_vmis, kv_jstr(vmi, "metadata.namespace"),
-				   kv_jstr(vmi, "metadata.name"), kv_jstr(vmi, "metadata.uid"),
-				   NULL, kvc_op_done, op));
+	kvc_delete_with_event(s, vm, &k8s_res_vmis, vmi, what);
 }
 
 static void patch_spec_run_strategy(struct kvc_sync *s, const json_t *vm, const char *strategy)

@@ -215,16 +215,7 @@ static void delete_pod(struct kvc_sync *s, const json_t *vmi, const json_t *pod)
 {
 	_cleanup_free_ char *what = kv_strdup_printf("Deleted virtual machine pod %s",
 						     kv_jstr_or(pod, "metadata.name", ""));
-	void *op = kvc_op(s, &(struct kvc_op_opts){ .event_obj = vmi,
-						    .ok_reason = "SuccessfulDelete",
-						    .fail_reason = "FailedDelete",
-						    .what = what,
-						    .ignore_missing = true });
-	if (op)
-		kvc_op_start_failed(
-		    op, k8s_delete(s->c->client, &k8s_res_pods, kv_jstr(pod, "metadata.namespace"),
-				   kv_jstr(pod, "metadata.name"), kv_jstr(pod, "metadata.uid"),
-				   NULL, kvc_op_done, op));
+	kvc_delete_with_event(s, vmi, &k8s_res_pods, pod, what);
 }
 
 static void create_pod(struct kvc_sync *s, const json_t *vmi)

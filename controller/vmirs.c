@@ -226,18 +226,7 @@ void kvc_rs_sync(void *ud, struct k8s_queue *q, const char *key)
 				_cleanup_free_ char *what =
 				    kv_strdup_printf("Deleted virtual machine instance %s",
 						     kv_jstr_or(v[i], "metadata.name", ""));
-				void *op = kvc_op(
-				    s, &(struct kvc_op_opts){ .event_obj = rs,
-							      .ok_reason = "SuccessfulDelete",
-							      .fail_reason = "FailedDelete",
-							      .what = what,
-							      .ignore_missing = true });
-				if (op)
-					kvc_op_start_failed(
-					    op, k8s_delete(c->client, &k8s_res_vmis, ns,
-							   kv_jstr(v[i], "metadata.name"),
-							   kv_jstr(v[i], "metadata.uid"), NULL,
-							   kvc_op_done, op));
+				kvc_delete_with_event(s, rs, &k8s_res_vmis, v[i], what);
 			}
 			free(v);
 		}
