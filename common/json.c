@@ -21,12 +21,10 @@ static json_t *J(const struct kv_json *j)
 int kv_json_parse(const char *buf, size_t len, const char *what, struct kv_json **out,
 		  struct kv_err **err)
 {
-	json_error_t jerr;
-	/* Duplicate keys are a classic way to smuggle a second value past a reviewer. */
-	json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root)
-		return kv_err_set(err, EINVAL, "%s: invalid JSON at line %d column %d: %s", what,
-				  jerr.line, jerr.column, jerr.text);
+	json_t *root = NULL;
+	int r = kv_json_loadb(buf, len, what, &root, err);
+	if (r < 0)
+		return r;
 	*out = (struct kv_json *)root;
 	return 0;
 }
@@ -35,13 +33,9 @@ int kv_json_load_file(const char *path, size_t limit, struct kv_json **out, stru
 {
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0;
-	int r = kv_read_file(path, limit, &buf, &len);
-	if (r == -EFBIG)
-		return kv_err_set(err, EFBIG, "%s: larger than %zu bytes", path, limit);
-	if (r < 0) {
-		errno = -r;
-		return kv_err_errno(err, "cannot read %s", path);
-	}
+	int r = kv_read_file_err(path, limit, &buf, &len, err);
+	if (r < 0)
+		return r;
 	return kv_json_parse(buf, len, path, out, err);
 }
 
@@ -190,4 +184,131 @@ size_t kv_json_array_len(const struct kv_json *arr)
 const struct kv_json *kv_json_array_at(const struct kv_json *arr, size_t i)
 {
 	return (const struct kv_json *)json_array_get((const json_t *)arr, i);
+}
+
+/* ---- layer 2 ------------------------------------------------------------ */
+
+int kv_json_loadb(const char *buf, size_t len, const char *what, json_t **out, struct kv_err **err)
+{
+	json_error_t jerr;
+	/* Duplicate keys are a classic way to smuggle a second value past a
+	 * reviewer.  JSON_ALLOW_NUL is not set: embedded NULs are rejected. */
+	json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root)
+		return kv_err_set(err, EINVAL, "%s: invalid JSON at line %d column %d: %s", what,
+				  jerr.line, jerr.column, jerr.text);
+	*out = root;
+	return 0;
+}
+
+char *kv_json_dumps(const json_t *j)
+{
+	return json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+static int count_bytes(const char *buf, size_t size, void *data)
+{
+	(void)buf;
+	*(size_t *)data += size;
+	return 0;
+}
+
+size_t kv_json_size(const json_t *j)
+{
+	size_t n = 0;
+	if (json_dump_callback(j, count_bytes, &n, JSON_COMPACT | JSON_ENCODE_ANY) < 0)
+		return 0;
+	return n;
+}
+
+json_t *kv_jget(const json_t *root, const char *path)
+{
+	json_t *cur = (json_t *)(uintptr_t)root;
+	const char *p = path;
+	while (cur && *p) {
+		if (!json_is_object(cur))
+			return NULL;
+		const char *dot = strchr(p, '.');
+		size_t n = dot ? (size_t)(dot - p) : strlen(p);
+		cur = json_object_getn(cur, p, n);
+		p += n;
+		if (*p == '.')
+			p++;
+	}
+	return cur;
+}
+
+const char *kv_jstr(const json_t *root, const char *path)
+{
+	json_t *v = kv_jget(root, path);
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+const char *kv_jstr_or(const json_t *root, const char *path, const char *def)
+{
+	const char *s = kv_jstr(root, path);
+	return s ? s : def;
+}
+
+long long kv_jint(const json_t *root, const char *path, long long def)
+{
+	json_t *v = kv_jget(root, path);
+	return json_is_integer(v) ? (long long)json_integer_value(v) : def;
+}
+
+bool kv_jbool(const json_t *root, const char *path, bool def)
+{
+	json_t *v = kv_jget(root, path);
+	return json_is_boolean(v) ? json_is_true(v) : def;
+}
+
+bool kv_jstr_eq(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a == b;
+	return !strcmp(a, b);
+}
+
+json_t *kv_jobj(json_t *root, const char *path)
+{
+	json_t *cur = root;
+	const char *p = path;
+	if (!json_is_object(root))
+		return NULL;
+	while (*p) {
+		const char *dot = strchr(p, '.');
+		size_t n = dot ? (size_t)(dot - p) : strlen(p);
+		json_t *next = json_object_getn(cur, p, n);
+		if (!json_is_object(next)) {
+			next = json_object();
+			if (!next || json_object_setn_new(cur, p, n, next) < 0)
+				return NULL;
+		}
+		cur = next;
+		p += n;
+		if (*p == '.')
+			p++;
+	}
+	return cur;
+}
+
+int kv_jset(json_t *root, const char *path, json_t *value)
+{
+	if (!value)
+		return -ENOMEM;
+	const char *last = strrchr(path, '.');
+	json_t *parent = root;
+	if (last) {
+		_cleanup_free_ char *head = strndup(path, (size_t)(last - path));
+		if (!head) {
+			json_decref(value);
+			return -ENOMEM;
+		}
+		parent = kv_jobj(root, head);
+	}
+	if (!json_is_object(parent)) {
+		json_decref(value);
+		return -EINVAL;
+	}
+	return json_object_set_new(parent, last ? last + 1 : path, value) < 0 ? -ENOMEM : 0;
 }

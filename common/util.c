@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "kvirt/cleanup.h"
+#include "kvirt/err.h"
 
 char *kv_strdup_printf(const char *fmt, ...)
 {
@@ -141,6 +142,19 @@ int kv_read_file(const char *path, size_t limit, char **out, size_t *out_len)
 	if (out_len)
 		*out_len = len;
 	*out = TAKE_PTR(buf);
+	return 0;
+}
+
+int kv_read_file_err(const char *path, size_t limit, char **out, size_t *out_len,
+		     struct kv_err **err)
+{
+	int r = kv_read_file(path, limit, out, out_len);
+	if (r == -EFBIG)
+		return kv_err_set(err, EFBIG, "%s: larger than %zu bytes", path, limit);
+	if (r < 0) {
+		errno = -r;
+		return kv_err_errno(err, "cannot read %s", path);
+	}
 	return 0;
 }
 

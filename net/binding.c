@@ -387,6 +387,34 @@ static int port_set(char **buf, size_t *len, const struct net_port *ports, size_
 	return any ? 1 : 0;
 }
 
+/*
+ * One "<match><proto> dport { ports } dnat to <guest>" rule per protocol
+ * that has listed ports.  Returns 0 or -ENOMEM.
+ */
+static int append_port_dnat(char **buf, size_t *len, const char *match,
+			    const struct net_port *ports, size_t n, const char *guest)
+{
+	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP };
+	for (size_t p = 0; p < KV_ARRAY_SIZE(protos); p++) {
+		const char *pn = protos[p] == IPPROTO_TCP ? "tcp" : "udp";
+		size_t mark = *len;
+		if (append(buf, len, "\t\t%s%s dport ", match, pn) < 0)
+			return -ENOMEM;
+		int any = port_set(buf, len, ports, n, protos[p]);
+		if (any < 0)
+			return -ENOMEM;
+		if (!any) {
+			/* No port of this protocol: take back the rule's prefix. */
+			*len = mark;
+			(*buf)[mark] = '\0';
+			continue;
+		}
+		if (append(buf, len, " dnat to %s\n", guest) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 char *net_masquerade_ruleset(const char *table, const char *pod_ifname, const char *bridge,
 			     struct in_addr guest, struct in_addr gateway,
 			     const struct net_port *ports, size_t n_ports)
@@ -412,27 +440,12 @@ char *net_masquerade_ruleset(const char *table, const char *pod_ifname, const ch
 		       table, table, table, pod_ifname);
 	if (r < 0)
 		return NULL;
-	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP };
 	if (n_ports == 0) {
 		if (append(&buf, &len, "\t\tdnat to %s\n", g) < 0)
 			return NULL;
 	} else {
-		for (size_t p = 0; p < KV_ARRAY_SIZE(protos); p++) {
-			const char *pn = protos[p] == IPPROTO_TCP ? "tcp" : "udp";
-			if (append(&buf, &len, "\t\t%s dport ", pn) < 0)
-				return NULL;
-			int any = port_set(&buf, &len, ports, n_ports, protos[p]);
-			if (any < 0)
-				return NULL;
-			if (!any) {
-				/* Take back the unused prefix. */
-				len -= strlen("\t\t") + strlen(pn) + strlen(" dport ");
-				buf[len] = '\0';
-				continue;
-			}
-			if (append(&buf, &len, " dnat to %s\n", g) < 0)
-				return NULL;
-		}
+		if (append_port_dnat(&buf, &len, "", ports, n_ports, g) < 0)
+			return NULL;
 	}
 	if (append(&buf, &len,
 		   "\t}\n"
@@ -444,21 +457,8 @@ char *net_masquerade_ruleset(const char *table, const char *pod_ifname, const ch
 	 * the guest, as in KubeVirt.  Only for listed ports: with "all ports"
 	 * the pod's own loopback would vanish.
 	 */
-	for (size_t p = 0; n_ports && p < KV_ARRAY_SIZE(protos); p++) {
-		const char *pn = protos[p] == IPPROTO_TCP ? "tcp" : "udp";
-		if (append(&buf, &len, "\t\tip daddr 127.0.0.1 %s dport ", pn) < 0)
-			return NULL;
-		int any = port_set(&buf, &len, ports, n_ports, protos[p]);
-		if (any < 0)
-			return NULL;
-		if (!any) {
-			len -= strlen("\t\tip daddr 127.0.0.1 ") + strlen(pn) + strlen(" dport ");
-			buf[len] = '\0';
-			continue;
-		}
-		if (append(&buf, &len, " dnat to %s\n", g) < 0)
-			return NULL;
-	}
+	if (n_ports && append_port_dnat(&buf, &len, "ip daddr 127.0.0.1 ", ports, n_ports, g) < 0)
+		return NULL;
 	if (append(&buf, &len,
 		   "\t}\n"
 		   "\tchain postrouting {\n"

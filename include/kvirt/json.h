@@ -1,8 +1,23 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The JSON wrapper (house rule 3): the only place that includes jansson.
- * Values are opaque; typed accessors report errors that name the field, so
- * config parsers stay a flat list of "read field X as type T" calls.
+ * The JSON wrapper (house rule 3): the only file that converts jansson's
+ * conventions.  Two layers:
+ *
+ * 1. Read-only, opaque (struct kv_json): typed accessors report errors that
+ *    name the field, so config parsers (the VMM's) stay a flat list of "read
+ *    field X as type T" calls.
+ *
+ * 2. Documents that are built, edited, merged, diffed and cached (the
+ *    Kubernetes client, the controller, the VMI model): here the opaque
+ *    design got in the way -- a controller deep-copies, patches and iterates
+ *    whole objects all the time, and re-wrapping every jansson call would be a
+ *    second JSON library.  Decision: this header exposes jansson's json_t for
+ *    that layer.  What stays wrapped here is what jansson does differently
+ *    from kvirt: parsing (kv_err with line/column, duplicate keys rejected,
+ *    NUL-free strings), ownership (_cleanup_json_t_, TAKE_PTR), dotted-path
+ *    lookups that never crash on unexpected types (kv_jget, kv_jstr, ...),
+ *    serialization to malloc'd text, and path setters that build the
+ *    intermediate objects.  No other file includes <jansson.h> directly.
  */
 #ifndef KVIRT_JSON_H
 #define KVIRT_JSON_H
@@ -10,6 +25,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <jansson.h>
 
 #include "kvirt/err.h"
 
@@ -66,5 +83,50 @@ int kv_json_get_array(const struct kv_json *obj, const char *field, const struct
 		      struct kv_err **err);
 size_t kv_json_array_len(const struct kv_json *arr);
 const struct kv_json *kv_json_array_at(const struct kv_json *arr, size_t i);
+
+/* ---- layer 2: json_t documents ---------------------------------------- */
+
+static inline void kv_json_decrefp(json_t **j)
+{
+	if (*j)
+		json_decref(*j);
+	*j = NULL;
+}
+#define _cleanup_json_t_ __attribute__((cleanup(kv_json_decrefp)))
+
+/* Parse (duplicate keys rejected, errors with line/column); `what` names the source. */
+int kv_json_loadb(const char *buf, size_t len, const char *what, json_t **out, struct kv_err **err);
+/* Serialize compactly into malloc'd memory (NULL on ENOMEM). */
+char *kv_json_dumps(const json_t *j);
+
+/*
+ * Dotted-path lookups ("metadata.labels", "spec.template.spec"); a path step
+ * through a non-object yields NULL, so malformed input from the API server
+ * reads as "absent", never as a crash.  Keys containing dots cannot be
+ * addressed this way: use json_object_get() for label keys.
+ */
+json_t *kv_jget(const json_t *root, const char *path);
+/* The string at path, or NULL if absent or not a string. */
+const char *kv_jstr(const json_t *root, const char *path);
+/* The string at path, or `def` (never NULL when def is not). */
+const char *kv_jstr_or(const json_t *root, const char *path, const char *def);
+/* The integer at path, or `def` if absent or not an integer. */
+long long kv_jint(const json_t *root, const char *path, long long def);
+/* The boolean at path, or `def`. */
+bool kv_jbool(const json_t *root, const char *path, bool def);
+/* Whether the two strings at `path` in both documents are equal (NULL == NULL). */
+bool kv_jstr_eq(const char *a, const char *b);
+
+/*
+ * Set `path` to `value` (reference stolen, also on failure), creating
+ * intermediate objects; an intermediate that exists but is not an object is
+ * replaced.  -ENOMEM / -EINVAL.
+ */
+int kv_jset(json_t *root, const char *path, json_t *value);
+/* Return the object at path, creating it (and the path) if needed; NULL on ENOMEM. */
+json_t *kv_jobj(json_t *root, const char *path);
+
+/* Number of bytes the compact serialization of `j` takes (0 on error). */
+size_t kv_json_size(const json_t *j);
 
 #endif

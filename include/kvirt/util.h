@@ -28,6 +28,10 @@ int kv_parse_size(const char *s, uint64_t *out);
 int kv_write_all(int fd, const void *buf, size_t len);
 /* Read a whole (small) file into a NUL-terminated buffer (max `limit` bytes). */
 int kv_read_file(const char *path, size_t limit, char **out, size_t *out_len);
+struct kv_err;
+/* kv_read_file() whose failures are reported in `err`, naming the file. */
+int kv_read_file_err(const char *path, size_t limit, char **out, size_t *out_len,
+		     struct kv_err **err);
 
 static inline bool kv_add_overflows_u64(uint64_t a, uint64_t b, uint64_t *sum)
 {

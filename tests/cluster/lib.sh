@@ -35,7 +35,9 @@ check_output() {
 	shift 2
 	local out
 	out=$("$@" 2>&1) || true
-	if printf '%s\n' "$out" | grep -Eq -- "$re"; then
+	# A here-string, not a pipe: with pipefail, grep -q exiting early gets
+	# printf killed by SIGPIPE and a match reads as a failure.
+	if grep -Eq -- "$re" <<<"$out"; then
 		ok 0 "$d"
 	else
 		ok 1 "$d"
@@ -50,7 +52,7 @@ check_fails() {
 	shift 2
 	local out rc=0
 	out=$("$@" 2>&1) || rc=$?
-	if [ "$rc" != 0 ] && printf '%s\n' "$out" | grep -Eq -- "$re"; then
+	if [ "$rc" != 0 ] && grep -Eq -- "$re" <<<"$out"; then
 		ok 0 "$d"
 	else
 		ok 1 "$d"
