@@ -164,6 +164,28 @@ int kv_json_get_object(const struct kv_json *obj, const char *field, const struc
 	return 1;
 }
 
+int kv_json_get_array(const struct kv_json *obj, const char *field, const struct kv_json **out,
+		      struct kv_err **err)
+{
+	json_t *v = member(obj, field);
+	if (!v)
+		return 0;
+	if (!json_is_array(v))
+		return wrong_type(field, "an array", v, err);
+	*out = (const struct kv_json *)v;
+	return 1;
+}
+
+size_t kv_json_array_len(const struct kv_json *arr)
+{
+	return json_array_size((const json_t *)arr);
+}
+
+const struct kv_json *kv_json_array_at(const struct kv_json *arr, size_t i)
+{
+	return (const struct kv_json *)json_array_get((const json_t *)arr, i);
+}
+
 /* ---- layer 2 ------------------------------------------------------------ */
 
 int kv_json_loadb(const char *buf, size_t len, const char *what, json_t **out, struct kv_err **err)

@@ -6,6 +6,7 @@
 
 #include "kvirt/cleanup.h"
 #include "kvirt/devices.h"
+#include "kvirt/pci.h"
 
 #define OEM_ID	     "KVIRT "
 #define OEM_TABLE_ID "KVIRTVMM"
@@ -86,6 +87,38 @@ static uint8_t *table_alloc(struct table_alloc *ta, size_t n, size_t align, uint
 	return ta->buf + pos;
 }
 
+/*
+ * PCI0: the host bridge (PNP0A08 PCIe, compatible with PNP0A03), bus 0..0xff,
+ * the config ports it consumes, the I/O ranges around them and the 32-bit
+ * MMIO window it forwards.  No _PRT: devices use MSI-X, not INTx.
+ */
+static void build_dsdt_pci(struct aml *a)
+{
+	size_t dev = aml_device_begin(a, "PCI0");
+	aml_name(a, "_HID");
+	aml_eisaid(a, "PNP0A03");
+	aml_name(a, "_ADR");
+	aml_integer(a, 0);
+	aml_name(a, "_UID");
+	aml_integer(a, 0);
+	aml_name(a, "_BBN");
+	aml_integer(a, 0);
+	struct aml_res r = { 0 };
+	aml_res_word_bus(&r, 0, 0xff);
+	aml_res_io(&r, PCI_CONFIG_ADDR_PORT, 8);
+	aml_res_word_io(&r, 0x0000, PCI_CONFIG_ADDR_PORT - 1);
+	aml_res_word_io(&r, PCI_CONFIG_DATA_PORT + 4, 0xffff);
+	aml_res_dword_mem(&r, (uint32_t)PCI_MMIO_WINDOW_START, (uint32_t)PCI_MMIO_WINDOW_END - 1);
+	aml_res_end(&r);
+	if (r.overflow) {
+		a->error = true;
+		return;
+	}
+	aml_name(a, "_CRS");
+	aml_buffer(a, r.b, r.len);
+	aml_end(a, dev);
+}
+
 static void build_dsdt_body(const struct acpi_config *cfg, struct aml *a)
 {
 	size_t sb = aml_scope_begin(a, "\\_SB_");
@@ -118,6 +151,8 @@ static void build_dsdt_body(const struct acpi_config *cfg, struct aml *a)
 	aml_buffer(a, pr.b, pr.len);
 	aml_end(a, dev);
 
+	if (cfg->pci)
+		build_dsdt_pci(a);
 	if (cfg->dsdt_sb_extra)
 		cfg->dsdt_sb_extra(a, cfg->ctx);
 	aml_end(a, sb);

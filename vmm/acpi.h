@@ -9,6 +9,7 @@
 #ifndef KVIRT_VMM_ACPI_H
 #define KVIRT_VMM_ACPI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,7 @@
 
 struct acpi_config {
 	unsigned cpus;
+	bool pci; /* describe the PCI host bridge (PCI0) */
 	/* Optional: extra devices inside \_SB (the PCI host bridge hooks in here). */
 	void (*dsdt_sb_extra)(struct aml *a, void *ctx);
 	void *ctx;

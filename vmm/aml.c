@@ -270,6 +270,52 @@ void aml_res_irq(struct aml_res *r, unsigned irq)
 	res_put(r, d, sizeof(d));
 }
 
+/* Resource type 0 memory, 1 I/O, 2 bus number; flags MinFixed|MaxFixed, producer. */
+static void res_word(struct aml_res *r, uint8_t type, uint8_t type_flags, uint16_t min,
+		     uint16_t max)
+{
+	uint16_t len = (uint16_t)(max - min + 1);
+	uint8_t d[16] = { 0x88,
+			  13,
+			  0,
+			  type,
+			  0x0c,
+			  type_flags,
+			  0,
+			  0,
+			  (uint8_t)min,
+			  (uint8_t)(min >> 8),
+			  (uint8_t)max,
+			  (uint8_t)(max >> 8),
+			  0,
+			  0,
+			  (uint8_t)len,
+			  (uint8_t)(len >> 8) };
+	res_put(r, d, sizeof(d));
+}
+
+void aml_res_word_bus(struct aml_res *r, uint16_t min, uint16_t max)
+{
+	res_word(r, 2, 0, min, max);
+}
+
+void aml_res_word_io(struct aml_res *r, uint16_t min, uint16_t max)
+{
+	res_word(r, 1, 0x03 /* ISA and non-ISA ranges */, min, max);
+}
+
+void aml_res_dword_mem(struct aml_res *r, uint32_t min, uint32_t max)
+{
+	uint32_t len = max - min + 1;
+	uint8_t d[26] = { 0x87, 23, 0, 0 /* memory */, 0x0c, 0x01 /* read-write, non-cacheable */ };
+	for (int i = 0; i < 4; i++) {
+		d[10 + i] = (uint8_t)(min >> (8 * i));
+		d[14 + i] = (uint8_t)(max >> (8 * i));
+		d[22 + i] = (uint8_t)(len >> (8 * i));
+	}
+	res_put(r, d, sizeof(d));
+}
+
 void aml_res_end(struct aml_res *r)
 {
 	/* End tag; a zero checksum means "already correct" per the spec. */

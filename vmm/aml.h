@@ -53,6 +53,11 @@ struct aml_res {
 };
 void aml_res_io(struct aml_res *r, uint16_t port, uint8_t len);
 void aml_res_irq(struct aml_res *r, unsigned irq);
+/* Word address space descriptors (ACPI 6.4, 6.4.3.5.3): bus numbers and I/O ranges
+ * a bridge produces; DWord memory (6.4.3.5.2) for its 32-bit MMIO window. */
+void aml_res_word_bus(struct aml_res *r, uint16_t min, uint16_t max);
+void aml_res_word_io(struct aml_res *r, uint16_t min, uint16_t max);
+void aml_res_dword_mem(struct aml_res *r, uint32_t min, uint32_t max);
 void aml_res_end(struct aml_res *r);
 
 /* Encode a PkgLength for `content` bytes; returns bytes written (1-4) or 0 if too big. */

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,6 +24,10 @@ void vmm_config_clear(struct vmm_config *cfg)
 	free(cfg->initrd);
 	free(cfg->cmdline);
 	free(cfg->serial_path);
+	for (unsigned i = 0; i < cfg->ndisks; i++) {
+		free(cfg->disks[i].path);
+		free(cfg->disks[i].serial);
+	}
 	vmm_config_init(cfg);
 }
 
@@ -100,6 +105,107 @@ static int parse_hugepages(struct vmm_config *cfg, const char *v, struct kv_err 
 	return 0;
 }
 
+static int parse_onoff(const char *field, const char *v, bool *out, struct kv_err **err)
+{
+	if (!strcmp(v, "on") || !strcmp(v, "true"))
+		*out = true;
+	else if (!strcmp(v, "off") || !strcmp(v, "false"))
+		*out = false;
+	else
+		return kv_err_set(err, EINVAL, "%s: \"%s\" is not on or off", field, v);
+	return 0;
+}
+
+static int parse_disk_key(struct vmm_disk *d, unsigned n, const char *key, const char *v,
+			  struct kv_err **err)
+{
+	uint64_t u;
+	if (!strcmp(key, "path") || !strcmp(key, "serial")) {
+		if (!*v)
+			return kv_err_set(err, EINVAL, "disk %u: %s: empty", n, key);
+		/* GET_ID returns at most 20 bytes. */
+		if (key[0] == 's' && strlen(v) > 20)
+			return kv_err_set(err, EINVAL, "disk %u: serial: longer than 20 bytes", n);
+		if (replace_str(key[0] == 'p' ? &d->path : &d->serial, v) < 0)
+			return kv_err_set(err, ENOMEM, "disk %u: out of memory", n);
+		return 0;
+	}
+	if (!strcmp(key, "readonly"))
+		return parse_onoff("disk readonly", v, &d->readonly, err);
+	if (!strcmp(key, "cache")) {
+		if (!strcmp(v, "none"))
+			d->cache = VMM_CACHE_NONE;
+		else if (!strcmp(v, "writeback"))
+			d->cache = VMM_CACHE_WRITEBACK;
+		else
+			return kv_err_set(err, EINVAL,
+					  "disk %u: cache: \"%s\" is not one of none, writeback", n,
+					  v);
+		return 0;
+	}
+	if (!strcmp(key, "backend")) {
+		if (!strcmp(v, "io_uring"))
+			d->backend = VMM_BACKEND_IO_URING;
+		else if (!strcmp(v, "threads"))
+			d->backend = VMM_BACKEND_THREADS;
+		else if (!strcmp(v, "auto"))
+			d->backend = VMM_BACKEND_AUTO;
+		else
+			return kv_err_set(err, EINVAL,
+					  "disk %u: backend: \"%s\" is not one of auto, io_uring, "
+					  "threads",
+					  n, v);
+		return 0;
+	}
+	if (!strcmp(key, "queues")) {
+		if (kv_parse_u64(v, &u) < 0 || u < 1 || u > VMM_MAX_DISK_QUEUES)
+			return kv_err_set(err, EINVAL, "disk %u: queues: \"%s\" is not 1..%d", n, v,
+					  VMM_MAX_DISK_QUEUES);
+		d->queues = (unsigned)u;
+		return 0;
+	}
+	if (!strcmp(key, "queue_size")) {
+		if (kv_parse_u64(v, &u) < 0 || u < 2 || u > 1024 || (u & (u - 1)))
+			return kv_err_set(err, EINVAL,
+					  "disk %u: queue_size: \"%s\" is not a power of two in "
+					  "2..1024",
+					  n, v);
+		d->queue_size = (unsigned)u;
+		return 0;
+	}
+	return kv_err_set(err, EINVAL,
+			  "disk %u: unknown key \"%s\" (path, readonly, cache, backend, queues, "
+			  "queue_size, serial)",
+			  n, key);
+}
+
+/* "path=/img,readonly=on,cache=none,queues=2,queue_size=256,serial=abc,backend=threads" */
+static int parse_disk(struct vmm_config *cfg, const char *v, struct kv_err **err)
+{
+	if (cfg->ndisks == VMM_MAX_DISKS)
+		return kv_err_set(err, E2BIG, "disk: at most %d disks", VMM_MAX_DISKS);
+	unsigned n = cfg->ndisks;
+	struct vmm_disk *d = &cfg->disks[n];
+	*d = (struct vmm_disk){ .queue_size = VMM_DEFAULT_QUEUE_SIZE };
+	cfg->ndisks++; /* cleared by vmm_config_clear() even when parsing fails */
+	_cleanup_free_ char *copy = strdup(v);
+	if (!copy)
+		return kv_err_set(err, ENOMEM, "disk: out of memory");
+	char *save = NULL;
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		if (!eq)
+			return kv_err_set(err, EINVAL, "disk %u: \"%s\" is not key=value", n, tok);
+		*eq = 0;
+		int r = parse_disk_key(d, n, tok, eq + 1, err);
+		if (r < 0)
+			return r;
+	}
+	if (!d->path)
+		return kv_err_set(err, EINVAL, "disk %u: path: required", n);
+	return 0;
+}
+
 int vmm_config_set(struct vmm_config *cfg, const char *field, const char *value,
 		   struct kv_err **err)
 {
@@ -121,6 +227,8 @@ int vmm_config_set(struct vmm_config *cfg, const char *field, const char *value,
 		return parse_serial(cfg, value, err);
 	if (!strcmp(field, "hugepages"))
 		return parse_hugepages(cfg, value, err);
+	if (!strcmp(field, "disk"))
+		return parse_disk(cfg, value, err);
 	if (!strcmp(field, "pit")) {
 		if (!strcmp(value, "on") || !strcmp(value, "true"))
 			cfg->pit = true;
@@ -134,8 +242,68 @@ int vmm_config_set(struct vmm_config *cfg, const char *field, const char *value,
 }
 
 static const char *const json_fields[] = {
-	"kernel", "initrd", "cmdline", "cpus", "memory", "serial", "hugepages", "pit", NULL,
+	"kernel", "initrd",    "cmdline", "cpus",  "memory",
+	"serial", "hugepages", "pit",	  "disks", NULL,
 };
+
+/* "disks": [{"path": "/img", "readonly": true, "cache": "none", "queues": 2, ...}] */
+static int disks_from_json(struct vmm_config *cfg, const struct kv_json *root, struct kv_err **err)
+{
+	static const char *const fields[] = { "path",	 "serial", "readonly",	 "cache",
+					      "backend", "queues", "queue_size", NULL };
+	const struct kv_json *arr = NULL;
+	int r = kv_json_get_array(root, "disks", &arr, err);
+	if (r <= 0)
+		return r;
+	for (size_t i = 0; i < kv_json_array_len(arr); i++) {
+		const struct kv_json *o = kv_json_array_at(arr, i);
+		if (kv_json_type_of(o) != KV_JSON_OBJECT)
+			return kv_err_set(err, EINVAL, "disks[%zu]: must be an object", i);
+		char what[32];
+		snprintf(what, sizeof(what), "disks[%zu]", i);
+		if ((r = kv_json_check_fields(o, what, fields, err)) < 0)
+			return r;
+		if (cfg->ndisks == VMM_MAX_DISKS)
+			return kv_err_set(err, E2BIG, "disks: at most %d disks", VMM_MAX_DISKS);
+		unsigned n = cfg->ndisks++;
+		struct vmm_disk *d = &cfg->disks[n];
+		*d = (struct vmm_disk){ .queue_size = VMM_DEFAULT_QUEUE_SIZE };
+		for (size_t f = 0; fields[f]; f++) {
+			char num[24];
+			const char *v = NULL;
+			switch (kv_json_field_type(o, fields[f])) {
+			case KV_JSON_ABSENT: continue;
+			case KV_JSON_STRING:
+				if ((r = kv_json_get_string(o, fields[f], &v, err)) < 0)
+					return r;
+				break;
+			case KV_JSON_BOOL: {
+				bool b = false;
+				if ((r = kv_json_get_bool(o, fields[f], &b, err)) < 0)
+					return r;
+				v = b ? "on" : "off";
+				break;
+			}
+			case KV_JSON_INTEGER: {
+				uint64_t u = 0;
+				if ((r = kv_json_get_u64(o, fields[f], &u, err)) < 0)
+					return r;
+				snprintf(num, sizeof(num), "%llu", (unsigned long long)u);
+				v = num;
+				break;
+			}
+			default:
+				return kv_err_set(err, EINVAL, "disks[%zu].%s: wrong type", i,
+						  fields[f]);
+			}
+			if ((r = parse_disk_key(d, n, fields[f], v, err)) < 0)
+				return r;
+		}
+		if (!d->path)
+			return kv_err_set(err, EINVAL, "disks[%zu].path: required", i);
+	}
+	return 0;
+}
 
 int vmm_config_from_json(struct vmm_config *cfg, const char *buf, size_t len, const char *what,
 			 struct kv_err **err)
@@ -160,6 +328,9 @@ int vmm_config_from_json(struct vmm_config *cfg, const char *buf, size_t len, co
 	}
 
 	r = kv_json_get_bool(root, "pit", &cfg->pit, err);
+	if (r < 0)
+		return r;
+	r = disks_from_json(cfg, root, err);
 	if (r < 0)
 		return r;
 
@@ -268,6 +439,16 @@ int vmm_config_validate(struct vmm_config *cfg, bool check_files, struct kv_err 
 		return r;
 	if (cfg->initrd && (r = check_file("initrd", cfg->initrd, err)) < 0)
 		return r;
+	for (unsigned i = 0; i < cfg->ndisks; i++) {
+		struct stat st;
+		if (stat(cfg->disks[i].path, &st) < 0)
+			return kv_err_errno(err, "disk %u: path: cannot stat %s", i,
+					    cfg->disks[i].path);
+		if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+			return kv_err_set(err, EINVAL,
+					  "disk %u: path: %s is not a regular file or block device",
+					  i, cfg->disks[i].path);
+	}
 	return 0;
 }
 

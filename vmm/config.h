@@ -30,6 +30,31 @@ enum vmm_hugepages {
 	VMM_HUGEPAGES_THP, /* madvise(MADV_HUGEPAGE) on guest RAM */
 };
 
+#define VMM_MAX_DISKS	       8
+#define VMM_MAX_DISK_QUEUES    16
+#define VMM_DEFAULT_QUEUE_SIZE 256
+
+enum vmm_disk_cache {
+	VMM_CACHE_WRITEBACK = 0, /* host page cache; FLUSH -> fdatasync */
+	VMM_CACHE_NONE,		 /* O_DIRECT */
+};
+
+enum vmm_disk_backend {
+	VMM_BACKEND_AUTO = 0, /* io_uring, else the thread pool */
+	VMM_BACKEND_IO_URING,
+	VMM_BACKEND_THREADS,
+};
+
+struct vmm_disk {
+	char *path;
+	char *serial; /* VIRTIO_BLK_T_GET_ID; NULL: none */
+	bool readonly;
+	enum vmm_disk_cache cache;
+	enum vmm_disk_backend backend;
+	unsigned queues;     /* 0: one per vCPU */
+	unsigned queue_size; /* power of two, 2..1024 */
+};
+
 struct vmm_config {
 	char *kernel;
 	char *initrd;  /* NULL: none */
@@ -40,6 +65,8 @@ struct vmm_config {
 	char *serial_path; /* for file: and unix: */
 	enum vmm_hugepages hugepages;
 	bool pit; /* emulate the i8254 PIT (KVM_CREATE_PIT2); off by default */
+	struct vmm_disk disks[VMM_MAX_DISKS];
+	unsigned ndisks;
 };
 
 void vmm_config_init(struct vmm_config *cfg);

@@ -25,6 +25,8 @@ static void usage(FILE *f)
 	      "                 [--cmdline ARGS] [--cpus N] [--memory SIZE]\n"
 	      "                 [--serial stdio|none|file:PATH|unix:PATH] [--hugepages none|thp]\n"
 	      "                 [--pit on|off]\n"
+	      "                 [--disk path=IMG[,readonly=on][,cache=none|writeback][,queues=N]\n"
+	      "                         [,queue_size=N][,serial=S][,backend=io_uring|threads]]...\n"
 	      "Flags override the config file.  Exit status: 0 guest powered off, 1 VMM error,\n"
 	      "2 guest reboot, 3 guest panic/crash, 128+N killed by signal N.\n",
 	      f);
@@ -45,6 +47,7 @@ int main(int argc, char **argv)
 		{ "serial", required_argument, NULL, 's' },
 		{ "hugepages", required_argument, NULL, 'H' },
 		{ "pit", required_argument, NULL, 'P' },
+		{ "disk", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -67,6 +70,7 @@ int main(int argc, char **argv)
 		case 's': field = "serial"; break;
 		case 'H': field = "hugepages"; break;
 		case 'P': field = "pit"; break;
+		case 'D': field = "disk"; break;
 		default: usage(stderr); return VMM_EXIT_ERROR;
 		}
 		if (nflags == KV_ARRAY_SIZE(flag_field)) {

@@ -51,6 +51,32 @@ static void host_set_irq(void *ctx, unsigned gsi, int level)
 		kv_warn("KVM_IRQ_LINE gsi %u: %m", gsi);
 }
 
+static void host_signal_msi(void *ctx, uint64_t addr, uint32_t data)
+{
+	struct vm *vm = ctx;
+	struct kvm_msi msi = { .address_lo = (uint32_t)addr,
+			       .address_hi = (uint32_t)(addr >> 32),
+			       .data = data };
+	if (ioctl(vm->vm_fd, KVM_SIGNAL_MSI, &msi) < 0)
+		kv_warn("KVM_SIGNAL_MSI: %m");
+}
+
+static int host_ioeventfd(void *ctx, uint64_t addr, unsigned len, int fd, bool assign)
+{
+	struct vm *vm = ctx;
+	struct kvm_ioeventfd io = { .addr = addr,
+				    .len = len,
+				    .fd = fd,
+				    .flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN };
+	if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0) {
+		int e = errno;
+		kv_warn("KVM_IOEVENTFD %s 0x%llx: %m", assign ? "assign" : "deassign",
+			(unsigned long long)addr);
+		return -e;
+	}
+	return 0;
+}
+
 static void host_event(void *ctx, enum dev_event ev, uint32_t value)
 {
 	struct vm *vm = ctx;
@@ -91,6 +117,7 @@ int vm_plan(struct vm *vm, const struct vmm_config *cfg, struct kv_err **err)
 	pthread_mutex_init(&vm->exit_lock, NULL);
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
+	pci_host_init(&vm->pci);
 
 	int r = bzimage_probe(cfg->kernel, &vm->kernel, err);
 	if (r < 0)
@@ -189,7 +216,11 @@ static int vm_setup_memory(struct vm *vm, struct kv_err **err)
 
 static int vm_setup_devices(struct vm *vm, int console_fd, struct kv_err **err)
 {
-	vm->host = (struct dev_host){ .set_irq = host_set_irq, .event = host_event, .ctx = vm };
+	vm->host = (struct dev_host){ .set_irq = host_set_irq,
+				      .event = host_event,
+				      .signal_msi = host_signal_msi,
+				      .ioeventfd = host_ioeventfd,
+				      .ctx = vm };
 	uart_init(&vm->uart, &vm->host, COM1_IRQ, console_fd);
 	i8042_init(&vm->i8042, &vm->host);
 	acpi_pm_init(&vm->pm, &vm->host);
@@ -198,8 +229,31 @@ static int vm_setup_devices(struct vm *vm, int console_fd, struct kv_err **err)
 	if ((r = uart_attach(&vm->uart, &vm->pio, COM1_PORT, err)) < 0 ||
 	    (r = i8042_attach(&vm->i8042, &vm->pio, err)) < 0 ||
 	    (r = acpi_pm_attach(&vm->pm, &vm->pio, err)) < 0 ||
-	    (r = misc_ports_attach(&vm->misc, &vm->pio, err)) < 0)
+	    (r = misc_ports_attach(&vm->misc, &vm->pio, err)) < 0 ||
+	    (r = pci_host_attach(&vm->pci, &vm->pio, &vm->mmio, err)) < 0)
 		return r;
+	for (unsigned i = 0; i < vm->cfg->ndisks; i++) {
+		const struct vmm_disk *d = &vm->cfg->disks[i];
+		struct virtio_blk_config bc = {
+			.path = d->path,
+			.serial = d->serial,
+			.readonly = d->readonly,
+			.direct = d->cache == VMM_CACHE_NONE,
+			.backend = d->backend == VMM_BACKEND_IO_URING  ? BLK_BACKEND_IO_URING
+				   : d->backend == VMM_BACKEND_THREADS ? BLK_BACKEND_THREADS
+								       : BLK_BACKEND_AUTO,
+			/* Default: one queue per vCPU, so each vCPU submits on its own ring. */
+			.queues = d->queues ? d->queues : vm->cfg->cpus,
+			.queue_size = d->queue_size,
+		};
+		r = virtio_blk_create(&bc, &vm->host, &vm->mem, &vm->disks[i], err);
+		if (r < 0)
+			return r;
+		vm->ndisks++;
+		r = pci_host_add(&vm->pci, virtio_blk_pci(vm->disks[i]), err);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -213,7 +267,7 @@ static int vm_load_guest(struct vm *vm, struct kv_err **err)
 	    guest_mem_ptr(&vm->mem, ACPI_TABLES_START, ACPI_TABLES_END - ACPI_TABLES_START);
 	if (!area)
 		return kv_err_set(err, EFAULT, "acpi: table area is not RAM");
-	struct acpi_config acfg = { .cpus = vm->cfg->cpus };
+	struct acpi_config acfg = { .cpus = vm->cfg->cpus, .pci = true };
 	struct acpi_layout layout;
 	r = acpi_build(&acfg, area, ACPI_TABLES_END - ACPI_TABLES_START, ACPI_TABLES_START, &layout,
 		       err);
@@ -347,8 +401,13 @@ void vm_destroy(struct vm *vm)
 	free(vm->vcpus);
 	vm->vcpus = NULL;
 	vm->nvcpus = 0;
+	/* After the vCPUs: no guest access can reach a device being torn down. */
+	for (unsigned i = 0; i < vm->ndisks; i++)
+		virtio_blk_destroy(vm->disks[i]);
+	vm->ndisks = 0;
 	bus_clear(&vm->pio);
 	bus_clear(&vm->mmio);
+	pci_host_destroy(&vm->pci);
 	guest_mem_destroy(&vm->mem);
 	vm->vm_fd = kv_close_safe(vm->vm_fd);
 	vm->kvm_fd = kv_close_safe(vm->kvm_fd);

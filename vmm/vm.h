@@ -17,6 +17,8 @@
 #include "kvirt/bus.h"
 #include "kvirt/devices.h"
 #include "kvirt/guest_mem.h"
+#include "kvirt/pci.h"
+#include "kvirt/virtio_blk.h"
 
 /* Process exit status (docs/vmm.md). */
 enum vmm_exit_code {
@@ -57,6 +59,9 @@ struct vm {
 	struct i8042 i8042;
 	struct acpi_pm pm;
 	struct misc_ports misc;
+	struct pci_host pci;
+	struct virtio_blk *disks[VMM_MAX_DISKS];
+	unsigned ndisks;
 	struct bzimage_info kernel;
 	struct boot_plan plan;
 	struct vcpu *vcpus;

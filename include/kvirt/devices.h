@@ -32,6 +32,13 @@ struct dev_host {
 	/* Drive interrupt line `gsi` to `level` (0/1).  Edge devices pulse it. */
 	void (*set_irq)(void *ctx, unsigned gsi, int level);
 	void (*event)(void *ctx, enum dev_event ev, uint32_t value);
+	/* Deliver one MSI (PCI devices); may be called from any thread. */
+	void (*signal_msi)(void *ctx, uint64_t addr, uint32_t data);
+	/*
+	 * Optional: make a guest write of `len` bytes to MMIO `addr` signal
+	 * eventfd `fd` inside KVM, without a VM exit to userspace (KVM_IOEVENTFD).
+	 */
+	int (*ioeventfd)(void *ctx, uint64_t addr, unsigned len, int fd, bool assign);
 	void *ctx;
 };
 

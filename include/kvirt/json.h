@@ -78,6 +78,11 @@ int kv_json_get_bool(const struct kv_json *obj, const char *field, bool *out, st
 /* Borrowed child object (must be a JSON object). */
 int kv_json_get_object(const struct kv_json *obj, const char *field, const struct kv_json **out,
 		       struct kv_err **err);
+/* Borrowed child array; then its length and (borrowed) elements. */
+int kv_json_get_array(const struct kv_json *obj, const char *field, const struct kv_json **out,
+		      struct kv_err **err);
+size_t kv_json_array_len(const struct kv_json *arr);
+const struct kv_json *kv_json_array_at(const struct kv_json *arr, size_t i);
 
 /* ---- layer 2: json_t documents ---------------------------------------- */
 

@@ -38,6 +38,10 @@ check "too many cpus" "cpus: must be between" --kernel "$kernel" --cpus 1000 --s
 check "zero cpus" "cpus: must be between" --kernel "$kernel" --cpus 0
 check "bad serial" 'serial: "pty"' --kernel "$kernel" --serial pty
 check "missing initrd" "initrd: cannot open" --kernel "$kernel" --initrd /nonexistent
+check "disk without path" "disk 0: path: required" --kernel "$kernel" --disk readonly=on
+check "missing disk image" "disk 0: path: cannot stat /nonexistent.img" --kernel "$kernel" --disk path=/nonexistent.img
+check "bad disk cache" 'disk 0: cache: "unsafe"' --kernel "$kernel" --disk "path=$kernel,cache=unsafe"
+check "bad disk queue size" "disk 1: queue_size" --kernel "$kernel" --disk "path=$kernel" --disk "path=$kernel,queue_size=3"
 check "cmdline too long" "cmdline:" --kernel "$kernel" --cmdline "$(head -c 5000 /dev/zero | tr '\0' x)"
 check "unknown flag" "usage:" --kernel "$kernel" --frobnicate
 check "stray argument" 'unexpected argument "extra"' --kernel "$kernel" extra

@@ -13,6 +13,7 @@
 #include "kvirt/bus.h"
 #include "kvirt/cleanup.h"
 #include "kvirt/devices.h"
+#include "kvirt/pci.h"
 #include "tap.h"
 
 struct fake_host {
@@ -99,7 +100,7 @@ static void pio_out(struct bus *b, uint64_t port, uint8_t v)
 static void test_uart(void)
 {
 	struct fake_host fh = { 0 };
-	struct dev_host host = { fake_set_irq, fake_event, &fh };
+	struct dev_host host = { .set_irq = fake_set_irq, .event = fake_event, .ctx = &fh };
 	int p[2];
 	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) {
 		ok(0, "pipe");
@@ -166,7 +167,7 @@ static void test_uart(void)
 static void test_pm_and_reset(void)
 {
 	struct fake_host fh = { 0 };
-	struct dev_host host = { fake_set_irq, fake_event, &fh };
+	struct dev_host host = { .set_irq = fake_set_irq, .event = fake_event, .ctx = &fh };
 	struct bus b;
 	bus_init(&b, "pio");
 	struct acpi_pm pm;
@@ -285,6 +286,32 @@ static void test_config(void)
 	expect_json_error("{\"kernel\":\"/proc/self/exe\",\"hugepages\":\"1G\"}", "hugepages:");
 	expect_json_error("{\"kernel\":\"/proc/self/exe\",\"pit\":\"yes\"}",
 			  "pit: must be true or false");
+	ok(config_json("{\"kernel\":\"/proc/self/exe\",\"disks\":[{\"path\":\"/proc/self/exe\","
+		       "\"readonly\":true,\"cache\":\"none\",\"queues\":3,\"queue_size\":128,"
+		       "\"serial\":\"abc\",\"backend\":\"threads\"}]}",
+		       &cfg, NULL) == 0 &&
+	       cfg.ndisks == 1 && cfg.disks[0].readonly && cfg.disks[0].cache == VMM_CACHE_NONE &&
+	       cfg.disks[0].queues == 3 && cfg.disks[0].queue_size == 128 &&
+	       !strcmp(cfg.disks[0].serial, "abc") && cfg.disks[0].backend == VMM_BACKEND_THREADS,
+	   "JSON: a disk with every field");
+	vmm_config_clear(&cfg);
+	expect_json_error("{\"kernel\":\"/proc/self/exe\",\"disks\":[{\"readonly\":true}]}",
+			  "disks[0].path: required");
+	expect_json_error("{\"kernel\":\"/proc/self/exe\",\"disks\":[{\"path\":\"/nope\"}]}",
+			  "disk 0: path: cannot stat /nope");
+	expect_json_error("{\"kernel\":\"/proc/self/exe\",\"disks\":[{\"path\":\"/tmp\"}]}",
+			  "not a regular file or block device");
+	expect_json_error("{\"kernel\":\"/proc/self/exe\",\"disks\":[{\"path\":\"/proc/self/"
+			  "exe\",\"queue_size\":100}]}",
+			  "queue_size: \"100\" is not a power of two");
+	expect_json_error("{\"kernel\":\"/proc/self/exe\",\"disks\":[{\"path\":\"/proc/self/"
+			  "exe\",\"cache\":\"unsafe\"}]}",
+			  "cache: \"unsafe\"");
+	expect_json_error(
+	    "{\"kernel\":\"/proc/self/exe\",\"disks\":[{\"path\":\"/x\",\"size\":1}]}",
+	    "unknown field \"size\"");
+	expect_json_error("{\"kernel\":\"/proc/self/exe\",\"disks\":{}}",
+			  "disks: must be an array");
 	expect_json_error("[1,2]", "must be a JSON object");
 	expect_json_error("{\"kernel\":", "invalid JSON at line 1");
 	expect_json_error("{\"kernel\":\"a\",\"kernel\":\"b\"}", "invalid JSON");
@@ -297,10 +324,120 @@ static void test_config(void)
 	ok(vmm_config_set(&cfg, "cpus", "x", &err) < 0 && strstr(err->msg, "cpus:"),
 	   "flag: bad cpus named");
 	ok(vmm_config_set(&cfg, "pit", "on", &err) == 0 && cfg.pit, "flag: pit on");
+	ok(vmm_config_set(&cfg, "disk", "path=/a,readonly=on,cache=none,queues=2,serial=s1",
+			  &err) == 0 &&
+	       cfg.ndisks == 1 && cfg.disks[0].readonly && cfg.disks[0].queues == 2 &&
+	       cfg.disks[0].queue_size == VMM_DEFAULT_QUEUE_SIZE,
+	   "flag: --disk with options, default queue size");
+	kv_err_freep(&err);
+	ok(vmm_config_set(&cfg, "disk", "readonly=on", &err) < 0 &&
+	       strstr(err->msg, "disk 1: path"),
+	   "flag: --disk without path names the field");
+	kv_err_freep(&err);
+	ok(vmm_config_set(&cfg, "disk", "path=/a,queues=0", &err) < 0 &&
+	       strstr(err->msg, "disk 2: queues"),
+	   "flag: --disk queues=0 rejected");
+	kv_err_freep(&err);
+	ok(vmm_config_set(&cfg, "disk", "path=/a,serial=123456789012345678901", &err) < 0 &&
+	       strstr(err->msg, "serial: longer than 20"),
+	   "flag: serial longer than 20 bytes rejected");
+	kv_err_freep(&err);
+	ok(vmm_config_set(&cfg, "disk", "path=/a,bogus", &err) < 0 &&
+	       strstr(err->msg, "not key=value"),
+	   "flag: --disk token without '='");
 	vmm_config_clear(&cfg);
 	ok(config_json("{\"kernel\":\"/proc/self/exe\",\"pit\":true}", &cfg, NULL) == 0 && cfg.pit,
 	   "JSON: pit true");
 	vmm_config_clear(&cfg);
+}
+
+static unsigned bar_hits;
+static uint64_t bar_last_off;
+static void test_bar_read(struct pci_device *d, unsigned bar, uint64_t off, void *data,
+			  unsigned len)
+{
+	bar_hits++;
+	bar_last_off = off;
+	memset(data, 0x5a, len);
+}
+static const struct pci_device_ops test_pci_ops = { .name = "test-dev", .bar_read = test_bar_read };
+
+static uint32_t type1_read(struct bus *pio, unsigned slot, unsigned reg)
+{
+	uint32_t a = 0x80000000u | slot << 11 | reg, v = 0;
+	bus_write(pio, PCI_CONFIG_ADDR_PORT, &a, 4);
+	bus_read(pio, PCI_CONFIG_DATA_PORT, &v, 4);
+	return v;
+}
+
+static void type1_write(struct bus *pio, unsigned slot, unsigned reg, uint32_t v)
+{
+	uint32_t a = 0x80000000u | slot << 11 | reg;
+	bus_write(pio, PCI_CONFIG_ADDR_PORT, &a, 4);
+	bus_write(pio, PCI_CONFIG_DATA_PORT, &v, 4);
+}
+
+static void test_pci(void)
+{
+	struct bus pio, mmio;
+	bus_init(&pio, "pio");
+	bus_init(&mmio, "mmio");
+	struct pci_host h;
+	pci_host_init(&h);
+	_cleanup_err_ struct kv_err *err = NULL;
+	ok(pci_host_attach(&h, &pio, &mmio, &err) == 0, "pci host attaches");
+	struct pci_device d;
+	pci_device_init(&d, &test_pci_ops, NULL, 0x1af4, 0x1042, 0x0180, 0x1af4, 2);
+	is_int(pci_device_add_bar(&d, 0, 12345, &err), -EINVAL, "BAR size not a power of two");
+	kv_err_free(err);
+	err = NULL;
+	ok(pci_device_add_bar(&d, 0, 0x4000, &err) == 0, "16K BAR 0");
+	ok(pci_device_add_cap(&d, PCI_CAP_ID_VNDR, 16) == 0x40, "first capability at 0x40");
+	ok(pci_device_add_cap(&d, PCI_CAP_ID_MSIX, 12) == 0x50, "second capability at 0x50");
+	ok(pci_host_add(&h, &d, &err) == 0 && d.slot == 1, "device in slot 1");
+
+	is_int(type1_read(&pio, 0, 0), 0x00081b36, "host bridge ids at 00:00.0");
+	is_int(type1_read(&pio, 0, 8) >> 16, 0x0600, "host bridge class");
+	is_int(type1_read(&pio, 1, 0), 0x10421af4, "device ids at 00:01.0");
+	is_int(type1_read(&pio, 7, 0), 0xffffffff, "empty slot reads all-ones");
+	uint32_t a = 0x80000000u | 1 << 11 | 1 << 8, v = 0; /* function 1 */
+	bus_write(&pio, PCI_CONFIG_ADDR_PORT, &a, 4);
+	bus_read(&pio, PCI_CONFIG_DATA_PORT, &v, 4);
+	is_int(v, 0xffffffff, "function 1 absent");
+	is_int(type1_read(&pio, 1, 0x34) & 0xff, 0x40, "capability list head");
+	is_int((type1_read(&pio, 1, 0x40) >> 8) & 0xff, 0x50, "capability chain");
+	is_int(type1_read(&pio, 1, 4) >> 16 & PCI_STATUS_CAP_LIST, PCI_STATUS_CAP_LIST,
+	       "status has the capability-list bit");
+
+	uint32_t bar = type1_read(&pio, 1, PCI_BAR0);
+	is_int(bar, (uint32_t)PCI_MMIO_WINDOW_START, "BAR 0 placed at the window start");
+	type1_write(&pio, 1, PCI_BAR0, 0xffffffff);
+	is_int(type1_read(&pio, 1, PCI_BAR0), 0xffffc000, "BAR sizing reads back ~(size-1)");
+	type1_write(&pio, 1, PCI_BAR0, bar);
+	is_int(type1_read(&pio, 1, 0x14), 0, "unimplemented BAR 1 stays 0");
+	type1_write(&pio, 1, 0, 0);
+	is_int(type1_read(&pio, 1, 0), 0x10421af4, "ids are read-only");
+
+	uint8_t buf[4];
+	bar_hits = 0;
+	bus_read(&mmio, bar + 0x10, buf, 4);
+	is_int(bar_hits, 0, "BAR does not decode while memory space is disabled");
+	type1_write(&pio, 1, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	bus_read(&mmio, bar + 0x10, buf, 4);
+	ok(bar_hits == 1 && bar_last_off == 0x10 && buf[0] == 0x5a,
+	   "BAR access reaches the device");
+	/* The guest moves the BAR: decoding follows the config space. */
+	type1_write(&pio, 1, PCI_BAR0, bar + 0x100000);
+	bus_read(&mmio, bar + 0x10, buf, 4);
+	is_int(bar_hits, 1, "old BAR address no longer decodes");
+	bus_read(&mmio, bar + 0x100000 + 8, buf, 4);
+	ok(bar_hits == 2 && bar_last_off == 8, "moved BAR decodes at its new address");
+	bus_read(&mmio, bar + 0x100000 + 0x3ffe, buf, 4);
+	is_int(bar_hits, 2, "access straddling the BAR end is not dispatched");
+
+	bus_clear(&pio);
+	bus_clear(&mmio);
+	pci_host_destroy(&h);
 }
 
 int main(void)
@@ -309,5 +446,6 @@ int main(void)
 	test_uart();
 	test_pm_and_reset();
 	test_config();
+	test_pci();
 	return tap_done();
 }

@@ -44,6 +44,8 @@ boot_case smp4 4 1G 0 pass "kvirt.test=vmm-machine kvirt.expect_cpus=4"
 # 5 GiB crosses the 3-4 GiB hole: 2 GiB must show up above 4 GiB.
 boot_case highmem 2 5G 0 pass \
 	"kvirt.test=vmm-machine kvirt.expect_cpus=2 kvirt.expect_mem_kib_min=4404019 kvirt.expect_high_mem=1"
+# PCI: the guest enumerates the host bridge through the DSDT's PCI0.
+boot_case pci 2 256M 0 pass "kvirt.test=vmm-pci"
 boot_case reboot 1 256M 2 pass "kvirt.test=hello kvirt.end=reboot"
 
 # panic_case NAME EXTRA-CMDLINE WANT-MESSAGE: the guest panics on purpose.
