@@ -120,10 +120,14 @@ static int tree_insert(struct iso_node *root, const struct kv_iso_file *f, struc
 					  f->path, KV_ISO_MAX_NAME);
 		for (size_t i = 0; i < len; i++)
 			if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+				/* Not echoing the name: it would put the control
+				 * character into logs and events. */
 				return kv_err_set(
 				    err, EINVAL,
-				    "file %s: control characters are not allowed in names",
-				    f->path);
+				    "file name with a control character (byte 0x%02x at "
+				    "offset %zu): control characters are not allowed in "
+				    "names",
+				    (unsigned char)p[i], (size_t)(p - f->path) + i);
 		struct iso_node *kid = node_find(dir, p, len);
 		if (!slash) {
 			if (kid)
