@@ -10,6 +10,15 @@
 # Returns 0 when a result line was seen, 1 otherwise (timeout or VM exit).
 # Times are polled every 10 ms: fine for comparing boots in the same run,
 # not a precise benchmark on their own.
+# kv_complete_lines FILE: FILE without a trailing partial line.
+kv_complete_lines() {
+	if [ -z "$(tail -c1 "$1")" ]; then
+		cat "$1"
+	else
+		sed '$d' "$1"
+	fi
+}
+
 kv_vm_run() {
 	local timeout_s=$1 log=$2 pid t0 now line
 	shift 2
@@ -25,7 +34,9 @@ kv_vm_run() {
 		if [ -z "$KV_VM_INIT_MS" ] && grep -q '^KVIRT-INIT' "$log"; then
 			KV_VM_INIT_MS=$(( (now - t0) / 1000000 ))
 		fi
-		line=$(grep -a -m1 '^KVIRT-RESULT' "$log" | tr -d '\r')
+		# The console arrives byte by byte: only a line that has its
+		# newline is complete.
+		line=$(kv_complete_lines "$log" | grep -a -m1 '^KVIRT-RESULT' | tr -d '\r')
 		if [ -n "$line" ]; then
 			KV_VM_RESULT_MS=$(( (now - t0) / 1000000 ))
 			[ -n "$KV_VM_INIT_MS" ] || KV_VM_INIT_MS=$KV_VM_RESULT_MS

@@ -73,7 +73,7 @@ if want durable; then
 			</dev/null >"$log" 2>&1 &
 		pid=$!
 		for _ in $(seq 1 12000); do
-			grep -q '^KVIRT-RESULT' "$log" && break
+			kv_complete_lines "$log" | grep -q '^KVIRT-RESULT' && break
 			kill -0 $pid 2>/dev/null || break
 			sleep 0.01
 		done
