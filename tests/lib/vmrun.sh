@@ -10,13 +10,16 @@
 # Returns 0 when a result line was seen, 1 otherwise (timeout or VM exit).
 # Times are polled every 10 ms: fine for comparing boots in the same run,
 # not a precise benchmark on their own.
-# kv_complete_lines FILE: FILE without a trailing partial line.
+# kv_complete_lines FILE: FILE without a trailing partial line.  The file is
+# read once, so a line growing meanwhile cannot slip through half-written.
 kv_complete_lines() {
-	if [ -z "$(tail -c1 "$1")" ]; then
-		cat "$1"
-	else
-		sed '$d' "$1"
-	fi
+	local s
+	s=$(tr -d '\0' <"$1"; echo .)
+	s=${s%.}
+	case "$s" in
+	*$'\n') printf '%s' "$s" ;;
+	*$'\n'*) printf '%s\n' "${s%$'\n'*}" ;;
+	esac
 }
 
 kv_vm_run() {
