@@ -2,22 +2,7 @@
 # Runs inside tests/kvmhost (/tmp there is ext4, so cache=none works).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/vmrun.sh"
-: "${KVIRT_GUEST_KERNEL:?}" "${KVIRT_GUEST_INITRD:?}"
-vmm=$(command -v kvirt-vmm) || { echo "1..0 # SKIP kvirt-vmm not built"; exit 77; }
-[ -c /dev/kvm ] || { echo "Bail out! no /dev/kvm inside kvmhost"; exit 1; }
-only=${1:-}
-n=0 failed=0
-base="console=ttyS0 quiet panic=-1"
-logdir=${KVMHOST_RESULTS:-/tmp}
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-	n=$((n + 1)) failed=$((failed + 1))
-	echo "not ok $n - $1"
-	echo "# $2"
-	[ -f "${3:-}" ] && tail -n 30 "$3" | sed 's/^/#   /'
-}
-want() { [ -z "$only" ] || [ "$only" = "$1" ]; }
+. "$here/../lib/vmm-cases.sh" "$@"
 
 ro=/tmp/blk-ro.img
 yes kvirt-read-only-disk | head -c $((16 << 20)) >$ro
