@@ -4,7 +4,8 @@
 # a second).  Says what it installs.  Must run as root (or through sudo).
 set -euo pipefail
 
-build_pkgs=(gcc clang clang-format meson ninja-build pkg-config liburing-dev libseccomp-dev
+# libclang-rt-14-dev: the ASan/UBSan/libFuzzer runtimes for the sanitizer build and fuzzers.
+build_pkgs=(gcc clang libclang-rt-14-dev clang-format meson ninja-build pkg-config liburing-dev libseccomp-dev
 	libcap-ng-dev libjansson-dev libyaml-dev libcurl4-openssl-dev libmnl-dev zlib1g-dev)
 # Test tools: QEMU for the nested KVM host and the reference runs, busybox for
 # guest initramfs images, kmod to resolve kernel module dependencies,

@@ -15,7 +15,8 @@
 
 static int tap_n, tap_failed;
 
-static inline void tap_okv(int cond, const char *file, int line, const char *fmt, va_list ap)
+static inline __attribute__((format(printf, 4, 0))) void
+tap_okv(int cond, const char *file, int line, const char *fmt, va_list ap)
 {
 	tap_n++;
 	if (!cond)
@@ -53,7 +54,7 @@ static inline __attribute__((format(printf, 4, 5))) int tap_ok_at(int cond, cons
 			       _w ? _w : "(null)");                                 \
 	} while (0)
 
-static inline void tap_diag(const char *fmt, ...)
+static inline __attribute__((format(printf, 1, 2))) void tap_diag(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);

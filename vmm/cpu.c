@@ -145,22 +145,23 @@ static int cpu_set_msrs(int fd, struct kv_err **err)
 		{ MSR_MTRR_DEF_TYPE, MTRR_ENABLE | MTRR_TYPE_WB },
 	};
 	const unsigned n = KV_ARRAY_SIZE(boot_msrs);
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[KV_ARRAY_SIZE(boot_msrs)];
-	} msrs;
-	memset(&msrs, 0, sizeof(msrs));
-	msrs.hdr.nmsrs = n;
+	/* Header plus entries in one buffer (a struct with a flexible array member cannot be embedded). */
+	_Alignas(struct kvm_msrs) uint8_t
+	    buf[sizeof(struct kvm_msrs) + KV_ARRAY_SIZE(boot_msrs) * sizeof(struct kvm_msr_entry)];
+	memset(buf, 0, sizeof(buf));
+	struct kvm_msrs *msrs = (struct kvm_msrs *)buf;
+	msrs->nmsrs = n;
 	for (unsigned i = 0; i < n; i++) {
-		msrs.e[i].index = boot_msrs[i].index;
-		msrs.e[i].data = boot_msrs[i].data;
+		msrs->entries[i].index = boot_msrs[i].index;
+		msrs->entries[i].data = boot_msrs[i].data;
 	}
-	int r = ioctl(fd, KVM_SET_MSRS, &msrs);
+	int r = ioctl(fd, KVM_SET_MSRS, msrs);
 	if (r < 0)
 		return kv_err_errno(err, "KVM_SET_MSRS");
 	/* KVM stops at the first MSR it refuses and returns how many it set. */
 	if ((unsigned)r != n)
-		return kv_err_set(err, EINVAL, "KVM_SET_MSRS: MSR 0x%x refused", msrs.e[r].index);
+		return kv_err_set(err, EINVAL, "KVM_SET_MSRS: MSR 0x%x refused",
+				  msrs->entries[r].index);
 	return 0;
 }
 

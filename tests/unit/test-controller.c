@@ -243,9 +243,17 @@ static void test_kubeconfig(void)
 	snprintf(path, sizeof(path), "%s/config", dir);
 	snprintf(tok, sizeof(tok), "%s/token", dir);
 	FILE *f = fopen(tok, "w");
+	if (!f) {
+		ok(0, "create %s", tok);
+		return;
+	}
 	fputs("s3cret\n", f);
 	fclose(f);
 	f = fopen(path, "w");
+	if (!f) {
+		ok(0, "create %s", path);
+		return;
+	}
 	fputs("apiVersion: v1\nkind: Config\ncurrent-context: b\n"
 	      "clusters:\n- name: c1\n  cluster: {server: 'https://10.0.0.1:6443/', "
 	      "certificate-authority-data: aGVsbG8=}\n"

@@ -135,6 +135,12 @@ static void test_configdrive_tree(void)
 	enum { MANY = 300 };
 	struct kv_iso_file *m = calloc(MANY, sizeof(*m));
 	char(*names)[64] = calloc(MANY, 64);
+	if (!m || !names) {
+		ok(0, "calloc");
+		free(m);
+		free(names);
+		return;
+	}
 	for (int i = 0; i < MANY; i++) {
 		snprintf(names[i], 64, "dir%d/file-with-a-long-name-%03d.data", i % 7, i);
 		m[i].path = names[i];
