@@ -82,18 +82,32 @@ static void uart_update_irq(struct uart *u)
 	}
 }
 
+/* Advance *match over `banner`; true when the whole banner was just seen. */
+static bool uart_scan_banner(const char *banner, size_t len, unsigned *match, uint8_t c)
+{
+	/* The banners start with a letter they do not repeat, so restarting on mismatch is exact. */
+	if (c == (uint8_t)banner[*match])
+		(*match)++;
+	else
+		*match = c == (uint8_t)banner[0];
+	if (*match < len)
+		return false;
+	*match = 0;
+	return true;
+}
+
 static void uart_scan_panic(struct uart *u, uint8_t c)
 {
-	/* The banner has no repeated prefix, so restarting on mismatch is exact. */
-	if (c == (uint8_t)panic_banner[u->panic_match])
-		u->panic_match++;
-	else
-		u->panic_match = c == (uint8_t)panic_banner[0];
-	if (u->panic_match == sizeof(panic_banner) - 1) {
-		u->panic_match = 0;
-		if (u->host && u->host->event)
-			u->host->event(u->host->ctx, DEV_EVENT_PANIC_MESSAGE, 0);
-	}
+	bool panic = uart_scan_banner(panic_banner, sizeof(panic_banner) - 1, &u->panic_match, c);
+	if (panic && u->host && u->host->event)
+		u->host->event(u->host->ctx, DEV_EVENT_PANIC_MESSAGE, 0);
+#ifdef KVIRT_TEST_HOOKS
+	/* Test builds only (-Dtest_hooks=true): the guest asks for a forbidden syscall. */
+	static const char trigger[] = "KVIRT-TEST-SECCOMP-TRIGGER";
+	if (uart_scan_banner(trigger, sizeof(trigger) - 1, &u->test_match, c) && u->host &&
+	    u->host->event)
+		u->host->event(u->host->ctx, DEV_EVENT_TEST_TRIGGER, 0);
+#endif
 }
 
 static void uart_push_rx(struct uart *u, uint8_t c)

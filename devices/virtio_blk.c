@@ -17,6 +17,7 @@
 
 #include "kvirt/cleanup.h"
 #include "kvirt/log.h"
+#include "kvirt/thread.h"
 #include "kvirt/uring.h"
 #include "kvirt/virtio.h"
 
@@ -95,6 +96,7 @@ static void io_finish(struct blk_io *io, int res);
 
 static void *pool_worker(void *arg)
 {
+	kv_thread_enter(KV_THREAD_IO);
 	struct blk_queue *bq = arg;
 	pthread_mutex_lock(&bq->lock);
 	for (;;) {
@@ -432,6 +434,7 @@ static void drain_fd(int fd)
 
 static void *queue_thread(void *arg)
 {
+	kv_thread_enter(KV_THREAD_IO);
 	struct blk_queue *bq = arg;
 	bool broken = false, stopping = false;
 	struct pollfd p[3] = {

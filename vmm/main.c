@@ -13,10 +13,13 @@
 
 #include "config.h"
 #include "console.h"
+#include "jail.h"
+#include "kvirt/caps.h"
 #include "kvirt/cleanup.h"
 #include "kvirt/err.h"
 #include "kvirt/log.h"
 #include "kvirt/util.h"
+#include "vmm_seccomp.h"
 #include "vm.h"
 
 static void usage(FILE *f)
@@ -24,7 +27,9 @@ static void usage(FILE *f)
 	fputs("usage: kvirt-vmm [--config vm.json] [--kernel BZIMAGE] [--initrd FILE]\n"
 	      "                 [--cmdline ARGS] [--cpus N] [--memory SIZE]\n"
 	      "                 [--serial stdio|none|file:PATH|unix:PATH] [--hugepages none|thp]\n"
-	      "                 [--pit on|off]\n"
+	      "                 [--pit on|off] [--seccomp on|off]\n"
+	      "                 [--jail DIR [--jail-nofile N] [--jail-fsize SIZE]] [--uid N] "
+	      "[--gid N]\n"
 	      "                 [--disk path=IMG[,readonly=on][,cache=none|writeback][,queues=N]\n"
 	      "                         [,queue_size=N][,serial=S][,backend=io_uring|threads]]...\n"
 	      "Flags override the config file.  Exit status: 0 guest powered off, 1 VMM error,\n"
@@ -48,10 +53,21 @@ int main(int argc, char **argv)
 		{ "hugepages", required_argument, NULL, 'H' },
 		{ "pit", required_argument, NULL, 'P' },
 		{ "disk", required_argument, NULL, 'D' },
+		{ "seccomp", required_argument, NULL, 'S' },
+		{ "jail", required_argument, NULL, 'J' },
+		{ "jail-nofile", required_argument, NULL, 'N' },
+		{ "jail-fsize", required_argument, NULL, 'F' },
+		{ "uid", required_argument, NULL, 'U' },
+		{ "gid", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config_path = NULL;
+	bool seccomp_on = true;
+	struct vmm_jail jail = { 0 };
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	uint64_t num;
 	/* Flags are applied after the config file, whatever their order. */
 	const char *flag_field[16];
 	const char *flag_value[16];
@@ -61,6 +77,34 @@ int main(int argc, char **argv)
 		const char *field = NULL;
 		switch (opt) {
 		case 'c': config_path = optarg; continue;
+		case 'S':
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				kv_error("--seccomp: \"%s\" is not on or off", optarg);
+				return VMM_EXIT_ERROR;
+			}
+			seccomp_on = !strcmp(optarg, "on");
+			continue;
+		case 'J': jail.dir = optarg; continue;
+		case 'N':
+		case 'F':
+		case 'U':
+		case 'G':
+			if ((opt == 'F' ? kv_parse_size(optarg, &num)
+					: kv_parse_u64(optarg, &num)) < 0 ||
+			    num == 0 || ((opt == 'U' || opt == 'G') && num >= UINT32_MAX)) {
+				kv_error("%s: \"%s\" is not a valid value", argv[optind - 1],
+					 optarg);
+				return VMM_EXIT_ERROR;
+			}
+			if (opt == 'N')
+				jail.nofile = num;
+			else if (opt == 'F')
+				jail.fsize = num;
+			else if (opt == 'U')
+				uid = (uid_t)num;
+			else
+				gid = (gid_t)num;
+			continue;
 		case 'h': usage(stdout); return 0;
 		case 'k': field = "kernel"; break;
 		case 'i': field = "initrd"; break;
@@ -102,6 +146,11 @@ int main(int argc, char **argv)
 	struct console con = { .in_fd = -1, .out_fd = -1, .listen_fd = -1 };
 	if (r >= 0)
 		r = console_open(&con, &cfg, &err);
+	if (r >= 0)
+		r = vmm_seccomp_init(seccomp_on, &err);
+	/* Returns in the jailed child only; the supervisor exits with its status. */
+	if (r >= 0)
+		r = vmm_jail_enter(&jail, &cfg, &err);
 	if (r < 0) {
 		kv_error("%s", kv_err_msg(err));
 		console_close(&con);
@@ -125,6 +174,9 @@ int main(int argc, char **argv)
 		r = kv_err_errno(&err, "signalfd");
 	else
 		r = vm_create(&vm, con.out_fd, &err);
+	/* Every file is open now: no capability is needed any more. */
+	if (r >= 0)
+		r = kv_caps_drop_all(uid, gid, &err);
 	if (r >= 0)
 		r = vm_start(&vm, &err);
 	if (r < 0) {

@@ -21,6 +21,7 @@
 
 #include "cpu.h"
 #include "kvirt/log.h"
+#include "kvirt/thread.h"
 #include "kvirt/util.h"
 #include "vm.h"
 
@@ -218,6 +219,8 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	/* The vCPU allow-list is in force before this thread's first KVM_RUN. */
+	kv_thread_enter(KV_THREAD_VCPU);
 
 	bool halted = false; /* this vCPU ended the VM; only STOP matters now */
 	while (vcpu_wait_runnable(v, halted)) {

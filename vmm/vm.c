@@ -19,6 +19,7 @@
 #include "cpu.h"
 #include "kvirt/cleanup.h"
 #include "kvirt/log.h"
+#include "kvirt/thread.h"
 #include "kvirt/util.h"
 
 /* Where KVM may put its real-mode TSS and identity page (Intel only); inside the hole. */
@@ -104,6 +105,21 @@ static void host_event(void *ctx, enum dev_event ev, uint32_t value)
 	case DEV_EVENT_DEBUG_CODE:
 		kv_debug("debug port: 0x%x at %llu us", value,
 			 (unsigned long long)((kv_now_ns() - vm->start_ns) / 1000));
+		break;
+	case DEV_EVENT_TEST_TRIGGER:
+#ifdef KVIRT_TEST_HOOKS
+		/*
+		 * Test builds only: behave like a compromised device model that
+		 * tries to open a new path.  With seccomp on, this kills the VMM
+		 * with a line naming openat (tests/vm/vmm-seccomp.sh).
+		 */
+		kv_warn("test hook: the guest asked for a forbidden syscall (openat)");
+		int fd = openat(AT_FDCWD, "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0) {
+			kv_warn("test hook: openat succeeded (seccomp is off)");
+			close(fd);
+		}
+#endif
 		break;
 	}
 }
@@ -374,6 +390,8 @@ int vm_start(struct vm *vm, struct kv_err **err)
 		if (r < 0)
 			return r;
 	}
+	/* The main thread's allow-list is in force before any vCPU runs the guest. */
+	kv_thread_enter(KV_THREAD_MAIN);
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		vcpu_send(&vm->vcpus[i], VCPU_MSG_RUN);
 	return 0;

@@ -26,6 +26,7 @@ enum dev_event {
 	DEV_EVENT_PANIC_MESSAGE,   /* the console printed "Kernel panic - not syncing" */
 	DEV_EVENT_BOOT_CHECKPOINT, /* first write to the debug port */
 	DEV_EVENT_DEBUG_CODE,	   /* later writes to the debug port */
+	DEV_EVENT_TEST_TRIGGER,	   /* -Dtest_hooks=true builds: console printed the trigger */
 };
 
 struct dev_host {
@@ -73,6 +74,7 @@ struct uart {
 	uint8_t rx[UART_RX_CAP];
 	size_t rx_head, rx_len;
 	unsigned panic_match; /* chars of the panic banner matched so far */
+	unsigned test_match;  /* chars of the test trigger matched so far (test builds) */
 };
 
 void uart_init(struct uart *u, const struct dev_host *host, unsigned irq, int out_fd);
