@@ -32,6 +32,8 @@ static int apply(bool bounds, struct kv_err **err)
 int kv_caps_drop_all(uid_t uid, gid_t gid, struct kv_err **err)
 {
 	capng_get_caps_process();
+	/* Asked before clearing: clearing the libcap-ng state forgets it. */
+	bool bounds = capng_have_capability(CAPNG_EFFECTIVE, CAP_SETPCAP);
 	capng_clear(CAPNG_SELECT_ALL);
 	if (uid != (uid_t)-1 || gid != (gid_t)-1) {
 		/*
@@ -46,7 +48,7 @@ int kv_caps_drop_all(uid_t uid, gid_t gid, struct kv_err **err)
 					  "caps: cannot switch to uid %d gid %d (libcap-ng %d)",
 					  (int)uid, (int)gid, r);
 	} else {
-		int r = apply(capng_have_capability(CAPNG_EFFECTIVE, CAP_SETPCAP), err);
+		int r = apply(bounds, err);
 		if (r < 0)
 			return r;
 	}

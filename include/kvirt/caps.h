@@ -24,7 +24,10 @@ int kv_caps_drop_all(uid_t uid, gid_t gid, struct kv_err **err);
  * Keep only `caps` (CAP_* numbers) in the effective and permitted sets and
  * drop all others, including from the bounding set where permitted; for a
  * launcher that needs e.g. CAP_NET_ADMIN during network setup only.  Later
- * kv_caps_drop_all() removes the kept ones too.
+ * kv_caps_drop_all() removes the kept ones from the effective, permitted and
+ * ambient sets; they stay in the bounding set (clearing it needs
+ * CAP_SETPCAP, which is not kept), which is harmless: no_new_privs stops
+ * exec from gaining anything from it.
  */
 int kv_caps_keep_only(const int *caps, size_t ncaps, struct kv_err **err);
 
