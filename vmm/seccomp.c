@@ -58,6 +58,7 @@ enum arg_rule {
 	ARG_NO_EXEC,	  /* mmap/mprotect: PROT_EXEC refused (no new code) */
 	ARG_SELF_PID,	  /* tgkill: only threads of this process */
 	ARG_ENOSYS,	  /* not allowed, but fails with ENOSYS instead of killing */
+	ARG_EPERM,	  /* not allowed, fails with EPERM (harmless cleanup attempts) */
 	ARG_NNP,	  /* prctl: only PR_SET_NO_NEW_PRIVS */
 	ARG_ADD_FILTER,	  /* seccomp: only SECCOMP_SET_MODE_FILTER (can only narrow) */
 };
@@ -110,6 +111,9 @@ static const struct syscall_rule {
 	{ "epoll_pwait", M | I, ARG_ANY },
 	{ "epoll_ctl", M | V | I, ARG_ANY }, /* add/remove tap and client fds */
 	{ "eventfd2", M | V, ARG_ANY },	     /* irqfds created when vectors are unmasked */
+	/* console_close() removes the console socket: refused, the next start replaces it */
+	{ "unlink", M, ARG_EPERM },
+	{ "unlinkat", M, ARG_EPERM },
 	/* vCPU: device emulation; starts the device I/O threads on DRIVER_OK */
 	{ "clone", V, ARG_CLONE_THREAD },
 	{ "clone3", V, ARG_ENOSYS }, /* flags are behind a pointer: glibc falls back to clone */
@@ -229,6 +233,7 @@ static int add_rule(scmp_filter_ctx ctx, const struct syscall_rule *r, enum kv_t
 	switch (r->arg) {
 	case ARG_ANY: rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0); break;
 	case ARG_ENOSYS: rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0); break;
+	case ARG_EPERM: rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0); break;
 	case ARG_NO_EXEC:
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
 				      SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));

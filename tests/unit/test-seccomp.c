@@ -157,6 +157,12 @@ static void do_vcpu_spawns_io_thread(void)
 	pthread_join(t, NULL);
 }
 
+static void do_unlink(void)
+{
+	if (unlink("/nonexistent-kvirt-seccomp-test") == 0 || errno != EPERM)
+		_exit(3);
+}
+
 static void do_tgkill_other(void)
 {
 	syscall(SYS_tgkill, 1, 1, 0);
@@ -192,6 +198,9 @@ int main(void)
 	run_child(KV_THREAD_MAIN, do_execve, &r);
 	ok(exited_with(&r, VMM_EXIT_SECCOMP) && strstr(r.out, "syscall execve"),
 	   "main: execve kills: %.200s", r.out);
+	run_child(KV_THREAD_MAIN, do_unlink, &r);
+	ok(exited_with(&r, 0), "main: unlink fails with EPERM, not fatal (status 0x%x) %s",
+	   r.status, r.out);
 	run_child(KV_THREAD_MAIN, do_tgkill_other, &r);
 	ok(exited_with(&r, VMM_EXIT_SECCOMP) && strstr(r.out, "syscall tgkill"),
 	   "main: tgkill of another process kills: %.200s", r.out);
