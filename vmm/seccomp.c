@@ -32,6 +32,7 @@
 #include <linux/if_tun.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -294,9 +295,20 @@ int vmm_seccomp_apply(enum kv_thread_kind kind, struct kv_err **err)
 		}
 	}
 	seccomp_release(ctx);
-	if (r >= 0)
-		current_kind = (int)kind;
-	return r;
+	if (r < 0)
+		return r;
+	current_kind = (int)kind;
+	/*
+	 * vCPU threads start with every signal blocked (and pass that mask on
+	 * to the I/O threads they create).  The kernel turns a blocked SIGSYS
+	 * from a seccomp trap into the default action, which kills without
+	 * the report: unblock it.
+	 */
+	sigset_t sys;
+	sigemptyset(&sys);
+	sigaddset(&sys, SIGSYS);
+	pthread_sigmask(SIG_UNBLOCK, &sys, NULL);
+	return 0;
 }
 
 static void enter_hook(enum kv_thread_kind kind)

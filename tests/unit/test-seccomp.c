@@ -151,6 +151,11 @@ static void *thread_io(void *arg)
 
 static void do_vcpu_spawns_io_thread(void)
 {
+	/* As a vCPU thread: everything but the kick signal blocked (vcpu.c). */
+	sigset_t all;
+	sigfillset(&all);
+	sigdelset(&all, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	pthread_t t;
 	if (pthread_create(&t, NULL, thread_io, NULL) != 0)
 		_exit(3);

@@ -43,7 +43,7 @@ if want jail; then
 	host_md5=$(head -c $((8 << 20)) $rw | md5sum | cut -d' ' -f1)
 	detail=$(kv_result_field "$result" detail)
 	if [ "$(kv_result_field "$result" status)" != pass ]; then
-		not_ok "jail: disk workload" "guest result '${result:-none}'" "$log"
+		not_ok "jail: disk workload" "guest result '${result:-none}', exit $rc; $(grep -a 'seccomp:' "$log")" "$log"
 	elif [[ "$detail" != *"vda_md5=$host_md5"* || "$detail" != *"vdb_md5=$ro_md5"* ]]; then
 		not_ok "jail: disk workload" "host md5 $host_md5/$ro_md5, guest: $detail" "$log"
 	else
@@ -87,7 +87,7 @@ trigger_case() {
 	kv_vm_run 300 "$log" -- "$vmm" --kernel "$KVIRT_GUEST_KERNEL" --initrd "$KVIRT_GUEST_INITRD" \
 		--memory 256M $flag --cmdline "$base kvirt.run=$script"
 	local line
-	line=$(grep -a 'forbidden syscall' "$log" | head -1)
+	line=$(grep -a 'seccomp: forbidden syscall' "$log" | head -1)
 	if [ "$flag" = --seccomp=off ]; then
 		if grep -q 'SECCOMP IS OFF' "$log" && grep -q 'openat succeeded' "$log" &&
 			[[ "$KV_VM_RESULT" == *status=pass* ]]; then
