@@ -69,8 +69,8 @@ int main(int argc, char **argv)
 	gid_t gid = (gid_t)-1;
 	uint64_t num;
 	/* Flags are applied after the config file, whatever their order. */
-	const char *flag_field[16];
-	const char *flag_value[16];
+	const char *flag_field[16] = { 0 };
+	const char *flag_value[16] = { 0 };
 	unsigned nflags = 0;
 	int opt;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
