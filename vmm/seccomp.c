@@ -42,6 +42,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -344,6 +345,12 @@ int vmm_seccomp_init(bool enabled, struct kv_err **err)
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	if (mallopt(M_ARENA_MAX, (int)(8 * (ncpu > 0 ? ncpu : 1))) != 1)
 		return kv_err_set(err, EINVAL, "seccomp: mallopt(M_ARENA_MAX) failed");
+	/*
+	 * JSON log lines use strftime, which loads the time zone (openat of
+	 * /etc/localtime) the first time; later calls reuse it while TZ is
+	 * unchanged.  Load it now (unit test "JSON and text log lines").
+	 */
+	tzset();
 	struct sigaction sa = { .sa_sigaction = sigsys_handler, .sa_flags = SA_SIGINFO };
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGSYS, &sa, NULL) < 0)

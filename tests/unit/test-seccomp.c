@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "kvirt/err.h"
+#include "kvirt/log.h"
 #include "tap.h"
 #include "vmm_seccomp.h"
 
@@ -193,6 +194,15 @@ static void do_vcpu_spawns_io_thread(void)
 }
 #endif
 
+static void do_log_lines(void)
+{
+	/* Log lines in both formats after start (strftime may want the time zone). */
+	kv_log_set_format(KV_LOG_JSON);
+	kv_info("json line %d", 1);
+	kv_log_set_format(KV_LOG_TEXT);
+	kv_warn("text line: %s", strerror(EIO));
+}
+
 static void do_unlink(void)
 {
 	if (unlink("/nonexistent-kvirt-seccomp-test") == 0 || errno != EPERM)
@@ -234,6 +244,9 @@ int main(void)
 	run_child(KV_THREAD_MAIN, do_execve, &r);
 	ok(exited_with(&r, VMM_EXIT_SECCOMP) && strstr(r.out, "syscall execve"),
 	   "main: execve kills: %.200s", r.out);
+	run_child(KV_THREAD_VCPU, do_log_lines, &r);
+	ok(exited_with(&r, 0) && strstr(r.out, "json line 1"),
+	   "vcpu: JSON and text log lines (status 0x%x) %s", r.status, r.out);
 	run_child(KV_THREAD_MAIN, do_unlink, &r);
 	ok(exited_with(&r, 0), "main: unlink fails with EPERM, not fatal (status 0x%x) %s",
 	   r.status, r.out);
