@@ -343,8 +343,9 @@ int vmm_seccomp_init(bool enabled, struct kv_err **err)
 	 * limit set here (glibc's default, 8 per CPU) it never asks.
 	 */
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	/* Sanitizer allocators ignore mallopt(); they manage their own arenas. */
 	if (mallopt(M_ARENA_MAX, (int)(8 * (ncpu > 0 ? ncpu : 1))) != 1)
-		return kv_err_set(err, EINVAL, "seccomp: mallopt(M_ARENA_MAX) failed");
+		kv_debug("seccomp: mallopt(M_ARENA_MAX) not supported by this allocator");
 	/*
 	 * JSON log lines use strftime, which loads the time zone (openat of
 	 * /etc/localtime) the first time; later calls reuse it while TZ is
