@@ -92,7 +92,11 @@ int main(int argc, char **argv)
 			if ((opt == 'F' ? kv_parse_size(optarg, &num)
 					: kv_parse_u64(optarg, &num)) < 0 ||
 			    num == 0 || ((opt == 'U' || opt == 'G') && num >= UINT32_MAX)) {
-				kv_error("%s: \"%s\" is not a valid value", argv[optind - 1],
+				kv_error("%s: \"%s\" is not a valid value",
+					 opt == 'N'   ? "--jail-nofile"
+					 : opt == 'F' ? "--jail-fsize"
+					 : opt == 'U' ? "--uid"
+						      : "--gid",
 					 optarg);
 				return VMM_EXIT_ERROR;
 			}

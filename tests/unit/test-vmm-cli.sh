@@ -38,6 +38,9 @@ check "too many cpus" "cpus: must be between" --kernel "$kernel" --cpus 1000 --s
 check "zero cpus" "cpus: must be between" --kernel "$kernel" --cpus 0
 check "bad serial" 'serial: "pty"' --kernel "$kernel" --serial pty
 check "missing initrd" "initrd: cannot open" --kernel "$kernel" --initrd /nonexistent
+check "bad --seccomp" '--seccomp: "maybe" is not on or off' --kernel "$kernel" --seccomp maybe
+check "bad --uid" '--uid: "nobody" is not a valid value' --kernel "$kernel" --uid nobody
+check "bad --jail-nofile" '--jail-nofile: "0" is not a valid value' --kernel "$kernel" --jail-nofile 0
 check "disk without path" "disk 0: path: required" --kernel "$kernel" --disk readonly=on
 check "missing disk image" "disk 0: path: cannot stat /nonexistent.img" --kernel "$kernel" --disk path=/nonexistent.img
 check "bad disk cache" 'disk 0: cache: "unsafe"' --kernel "$kernel" --disk "path=$kernel,cache=unsafe"
