@@ -149,7 +149,7 @@ static const struct ioctl_rule {
 	{ "KVM_GET_SREGS", KVM_GET_SREGS, V }, /* register dump when the guest dies */
 	{ "KVM_IRQ_LINE", KVM_IRQ_LINE, M | V | I },
 	{ "KVM_SIGNAL_MSI", KVM_SIGNAL_MSI, M | V | I },
-	{ "KVM_IOEVENTFD", KVM_IOEVENTFD, V },		       /* queue enable/disable */
+	{ "KVM_IOEVENTFD", KVM_IOEVENTFD, M | V },	       /* queue enable/disable; teardown */
 	{ "KVM_IRQFD", KVM_IRQFD, M | V },		       /* MSI-X vector (un)mask */
 	{ "KVM_SET_GSI_ROUTING", KVM_SET_GSI_ROUTING, M | V }, /* MSI-X vector (un)mask */
 	{ "TUNSETOFFLOAD", TUNSETOFFLOAD, V },		       /* virtio-net feature negotiation */

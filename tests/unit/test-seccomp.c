@@ -127,6 +127,10 @@ static void do_irq_line(void)
 	struct kvm_irq_level irq = { 0 };
 	if (ioctl(-1, KVM_IRQ_LINE, &irq) == 0 || errno != EBADF)
 		_exit(3);
+	/* Teardown deassigns the queues' ioeventfds from the main thread. */
+	struct kvm_ioeventfd io = { .flags = KVM_IOEVENTFD_FLAG_DEASSIGN };
+	if (ioctl(-1, KVM_IOEVENTFD, &io) == 0 || errno != EBADF)
+		_exit(4);
 }
 
 static void do_fork(void)
@@ -236,8 +240,8 @@ int main(void)
 	run_child(KV_THREAD_MAIN, do_kvm_run, &r);
 	ok(exited_with(&r, VMM_EXIT_SECCOMP), "main: ioctl KVM_RUN kills");
 	run_child(KV_THREAD_MAIN, do_irq_line, &r);
-	ok(exited_with(&r, 0), "main: ioctl KVM_IRQ_LINE allowed (status 0x%x) %s", r.status,
-	   r.out);
+	ok(exited_with(&r, 0), "main: ioctl KVM_IRQ_LINE, KVM_IOEVENTFD allowed (status 0x%x) %s",
+	   r.status, r.out);
 	run_child(KV_THREAD_VCPU, do_fork, &r);
 	ok(exited_with(&r, VMM_EXIT_SECCOMP) && strstr(r.out, "syscall clone"),
 	   "vcpu: fork (clone without CLONE_THREAD) kills: %.200s", r.out);
