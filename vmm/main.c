@@ -11,6 +11,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "config.h"
 #include "console.h"
 #include "kvirt/cleanup.h"
@@ -24,7 +25,7 @@ static void usage(FILE *f)
 	fputs("usage: kvirt-vmm [--config vm.json] [--kernel BZIMAGE] [--initrd FILE]\n"
 	      "                 [--cmdline ARGS] [--cpus N] [--memory SIZE]\n"
 	      "                 [--serial stdio|none|file:PATH|unix:PATH] [--hugepages none|thp]\n"
-	      "                 [--pit on|off]\n"
+	      "                 [--pit on|off] [--api unix:PATH]\n"
 	      "                 [--disk path=IMG[,readonly=on][,cache=none|writeback][,queues=N]\n"
 	      "                         [,queue_size=N][,serial=S][,backend=io_uring|threads]]...\n"
 	      "Flags override the config file.  Exit status: 0 guest powered off, 1 VMM error,\n"
@@ -48,6 +49,7 @@ int main(int argc, char **argv)
 		{ "hugepages", required_argument, NULL, 'H' },
 		{ "pit", required_argument, NULL, 'P' },
 		{ "disk", required_argument, NULL, 'D' },
+		{ "api", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -71,6 +73,7 @@ int main(int argc, char **argv)
 		case 'H': field = "hugepages"; break;
 		case 'P': field = "pit"; break;
 		case 'D': field = "disk"; break;
+		case 'A': field = "api"; break;
 		default: usage(stderr); return VMM_EXIT_ERROR;
 		}
 		if (nflags == KV_ARRAY_SIZE(flag_field)) {
@@ -102,8 +105,13 @@ int main(int argc, char **argv)
 	struct console con = { .in_fd = -1, .out_fd = -1, .listen_fd = -1 };
 	if (r >= 0)
 		r = console_open(&con, &cfg, &err);
+	struct vmm_api api;
+	vmm_api_init(&api);
+	if (r >= 0 && cfg.api_path)
+		r = vmm_api_open(&api, cfg.api_path, &err);
 	if (r < 0) {
 		kv_error("%s", kv_err_msg(err));
+		vmm_api_close(&api);
 		console_close(&con);
 		vmm_config_clear(&cfg);
 		return VMM_EXIT_ERROR;
@@ -131,7 +139,7 @@ int main(int argc, char **argv)
 		kv_error("%s", kv_err_msg(err));
 		code = VMM_EXIT_ERROR;
 	} else {
-		code = vmm_event_loop(&vm, &con, sfd);
+		code = vmm_event_loop(&vm, &con, sfd, &api);
 		vm_stop(&vm);
 		if (code == VMM_EXIT_POWEROFF || code == VMM_EXIT_REBOOT)
 			kv_info("%s (exit %d)", vm.exit_msg, code);
@@ -139,6 +147,7 @@ int main(int argc, char **argv)
 			kv_error("%s (exit %d)", vm.exit_msg, code);
 	}
 	vm_destroy(&vm);
+	vmm_api_close(&api);
 	console_close(&con);
 	vmm_config_clear(&cfg);
 	return code;
