@@ -255,6 +255,45 @@ int kvl_console(const char *path)
 	return rc;
 }
 
+/* One request on the control socket; prints the response line. */
+static int cmd_ctl(const char *path, const char *cmd)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path) || strchr(cmd, '"') || strchr(cmd, '\\')) {
+		kv_error("bad socket path or command");
+		return 1;
+	}
+	strcpy(sa.sun_path, path);
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		kv_error("cannot connect to %s: %s", path, strerror(errno));
+		return 1;
+	}
+	char req[256];
+	int n = snprintf(req, sizeof(req), "{\"cmd\":\"%s\"}\n", cmd);
+	if (n <= 0 || (size_t)n >= sizeof(req) || kv_write_all(fd, req, (size_t)n) < 0) {
+		kv_error("%s: cannot send the request", path);
+		return 1;
+	}
+	char line[8192];
+	size_t len = 0;
+	while (len < sizeof(line) - 1) {
+		ssize_t r = read(fd, line + len, sizeof(line) - 1 - len);
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+		if (memchr(line, '\n', len))
+			break;
+	}
+	line[len] = 0;
+	if (!len) {
+		kv_error("%s: no response", path);
+		return 1;
+	}
+	fputs(line, stdout);
+	return strstr(line, "\"ok\":true") ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	kv_log_init("kvirt-launcher");
@@ -275,6 +314,13 @@ int main(int argc, char **argv)
 			return KVL_EXIT_INVALID;
 		}
 		return kvl_console(argv[2]);
+	}
+	if (!strcmp(cmd, "ctl")) {
+		if (argc != 4) {
+			usage(stderr);
+			return KVL_EXIT_INVALID;
+		}
+		return cmd_ctl(argv[2], argv[3]);
 	}
 	kv_error("unknown command \"%s\"", cmd);
 	usage(stderr);
