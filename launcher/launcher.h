@@ -9,6 +9,7 @@
 #define KVIRT_LAUNCHER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "kvirt/err.h"
@@ -62,6 +63,11 @@ struct kvl_options {
  * `path` ("-" = stdin), then schema-check, default and validate it.
  */
 int kvl_load(const char *path, json_t **vmi, struct kv_err **err);
+/* The same from memory (`what` names the source in errors); fuzzed. */
+int kvl_load_text(const char *text, size_t len, const char *what, json_t **vmi,
+		  struct kv_err **err);
+/* Standard or URL-safe base64, whitespace ignored; -EINVAL/-ENOMEM.  Fuzzed. */
+int kvl_base64_decode(const char *in, char **out, size_t *out_len);
 /* Everything before the VMM starts: the plan and the files in the run dir. */
 int kvl_prepare(json_t *vmi, const struct kvl_options *o, struct kvl_plan *plan,
 		struct kv_err **err);

@@ -82,9 +82,15 @@ int kvl_load(const char *path, json_t **vmi_out, struct kv_err **err)
 		r = kv_read_file_err(path, KVL_INPUT_MAX, &text, &len, err);
 	if (r < 0)
 		return r;
-	const char *what = strcmp(path, "-") ? path : "stdin";
+	return kvl_load_text(text, len, strcmp(path, "-") ? path : "stdin", vmi_out, err);
+}
+
+int kvl_load_text(const char *text, size_t len, const char *what, json_t **vmi_out,
+		  struct kv_err **err)
+{
+	int r;
 	size_t i = 0;
-	while (i < len && strchr(" \t\r\n", text[i]))
+	while (i < len && text[i] && strchr(" \t\r\n", text[i]))
 		i++;
 	_cleanup_json_t_ json_t *doc = NULL;
 	/* JSON (the downward-API file) is parsed as JSON: exact, duplicate keys refused. */
@@ -153,7 +159,7 @@ static int b64_value(int c)
 }
 
 /* Standard base64 (whitespace ignored, padding optional). */
-static int base64_decode(const char *in, char **out, size_t *out_len)
+int kvl_base64_decode(const char *in, char **out, size_t *out_len)
 {
 	size_t n = strlen(in);
 	_cleanup_free_ char *buf = malloc(n / 4 * 3 + 4);
@@ -205,7 +211,7 @@ static int text_or_b64(const json_t *src, const char *field, const char *shown, 
 		return *out ? 1 : kv_err_set(err, ENOMEM, "out of memory");
 	}
 	if (b64) {
-		if (base64_decode(b64, out, len) < 0)
+		if (kvl_base64_decode(b64, out, len) < 0)
 			return kv_err_set(err, EINVAL, "%s.%s: not valid base64", shown, b64name);
 		return 1;
 	}
