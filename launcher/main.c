@@ -61,6 +61,23 @@ static char *self_dir(void)
 	return strdup(buf);
 }
 
+static char *find_in_path(const char *name)
+{
+	const char *path = getenv("PATH");
+	if (!path)
+		return NULL;
+	_cleanup_free_ char *copy = strdup(path);
+	char *save = NULL;
+	for (char *dir = copy ? strtok_r(copy, ":", &save) : NULL; dir;
+	     dir = strtok_r(NULL, ":", &save)) {
+		char *p = kv_strdup_printf("%s/%s", dir, name);
+		if (p && access(p, X_OK) == 0)
+			return p;
+		free(p);
+	}
+	return NULL;
+}
+
 static char *dir_of(const char *path)
 {
 	char *real = realpath(path, NULL);
@@ -145,10 +162,15 @@ static int cmd_run(int argc, char **argv, bool validate_only)
 	if (!vmm) {
 		sd = self_dir();
 		vmm_default = sd ? kv_strdup_printf("%s/kvirt-vmm", sd) : NULL;
+		if (vmm_default && access(vmm_default, X_OK) < 0) {
+			/* Not installed side by side (e.g. a build tree): look in $PATH. */
+			free(vmm_default);
+			vmm_default = find_in_path("kvirt-vmm");
+		}
 		vmm = vmm_default;
 	}
 	if (!vmm || access(vmm, X_OK) < 0) {
-		kv_error("kvirt-vmm not found at %s; use --vmm PATH", vmm ? vmm : "?");
+		kv_error("kvirt-vmm not found %s%s; use --vmm PATH", vmm ? "at " : "next to kvirt-launcher or in $PATH", vmm ? vmm : "");
 		return KVL_EXIT_INVALID;
 	}
 	struct kvl_plan plan;
