@@ -401,7 +401,7 @@ int kvl_run(struct kvl_plan *plan, const char *vmm_path, bool forward_stdin)
 	kv_info("kvirt-vmm pid %d: %u vCPUs, %llu MiB, %u disks; control socket %s", l.vmm_pid,
 		plan->vcpus, (unsigned long long)(plan->memory >> 20), plan->ndisks,
 		l.control_path);
-	l.api_deadline_ns = kv_now_ns() + 10ull * 1000000000;
+	l.api_deadline_ns = kv_now_ns() + 60ull * 1000000000; /* a loaded nested host is slow */
 
 	bool stdin_open = forward_stdin;
 	while (!l.vmm_exited) {

@@ -109,10 +109,10 @@ INIT
 		printf '\0\0\0\0\x83\0\0\0\0\x08\0\0\0\xf8\x01\0' |
 			dd of="$img" bs=1 seek=446 conv=notrunc 2>/dev/null
 		printf '\x55\xaa' | dd of="$img" bs=1 seek=510 conv=notrunc 2>/dev/null
-		mkfs.ext4 -q -F -E offset=1048576 -d "$dir" "$img" 63M
+		mkfs.ext4 -q -F -E offset=1048576 -d "$dir" "$img" 63M >/dev/null
 		local want_root=/dev/vda1
 	else
-		mkfs.ext4 -q -F -d "$dir" "$img" 64M
+		mkfs.ext4 -q -F -d "$dir" "$img" 64M >/dev/null
 		local want_root=/dev/vda
 	fi
 	cat >"$work/$name.yaml" <<YAML
@@ -160,7 +160,8 @@ $(kernel_boot "$3")
 YAML
 	log=$logdir/launcher-$1.log
 	sock=$work/run-$1/control.sock
-	L --run-dir "$work/run-$1" "$work/$1.yaml" </dev/null >"$log" 2>&1 &
+	# Not through L(): $! must be the launcher itself (the grace case signals it).
+	"$launcher" run --vmm "$vmm" --run-dir "$work/run-$1" "$work/$1.yaml" </dev/null >"$log" 2>&1 &
 	lpid=$!
 	wait_for "$log" '^KVIRT-RESULT' 300
 }
