@@ -12,7 +12,11 @@ if [ "$acpi" = on ]; then
 		>/etc/acpi/PWRF/00000080
 	chmod 755 /etc/acpi/PWRF/00000080
 	ls /dev/input/event* >/dev/null 2>&1 || { echo "FAIL: no /dev/input/event* (evdev, button)"; exit 1; }
-	acpid -c /etc/acpi </dev/null >/dev/null 2>&1 || { echo "FAIL: acpid did not start"; exit 1; }
+	# acpid daemonizes before it opens its log file, and dies if it cannot.
+	mkdir -p /var/log /var/run
+	acpid -c /etc/acpi -l /var/log/acpid.log </dev/null >/dev/null 2>&1
+	sleep 0.5
+	pidof acpid >/dev/null || { echo "FAIL: acpid is not running"; exit 1; }
 fi
 # All of the ticker's fds away from init's output pipe, or init waits for it.
 (i=0; while :; do i=$((i + 1)); echo "TICK $i"; sleep 0.5; done) </dev/null >/dev/console 2>&1 &
