@@ -170,7 +170,8 @@ static int cmd_run(int argc, char **argv, bool validate_only)
 		vmm = vmm_default;
 	}
 	if (!vmm || access(vmm, X_OK) < 0) {
-		kv_error("kvirt-vmm not found %s%s; use --vmm PATH", vmm ? "at " : "next to kvirt-launcher or in $PATH", vmm ? vmm : "");
+		kv_error("kvirt-vmm not found %s%s; use --vmm PATH",
+			 vmm ? "at " : "next to kvirt-launcher or in $PATH", vmm ? vmm : "");
 		return KVL_EXIT_INVALID;
 	}
 	struct kvl_plan plan;

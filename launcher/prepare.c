@@ -432,14 +432,25 @@ static int prep_cloud_init(struct prep *p, const json_t *src, const char *shown,
 		return r;
 	const char *name = p->plan->name;
 	const char *host = kv_jstr_or(p->vmi, "spec.hostname", name);
+	/* It lands in meta-data (YAML) verbatim: only DNS characters. */
+	if (!*host ||
+	    strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") !=
+		strlen(host) ||
+	    strlen(host) > 253)
+		return kv_err_set(err, EINVAL, "spec.hostname: \"%s\" is not a DNS name", host);
 	if (nocloud)
 		meta = kv_strdup_printf("instance-id: %s.%s\nlocal-hostname: %s\n", name,
 					p->plan->namespace, host);
-	else
-		meta = kv_strdup_printf(
-		    "{\"uuid\": \"%s\", \"instance-id\": \"%s.%s\", \"hostname\": \"%s\", "
-		    "\"name\": \"%s\"}\n",
-		    p->plan->uid ? p->plan->uid : name, name, p->plan->namespace, host, name);
+	else {
+		/* JSON built by jansson: names from the YAML are escaped properly. */
+		_cleanup_free_ char *iid = kv_strdup_printf("%s.%s", name, p->plan->namespace);
+		_cleanup_json_t_ json_t *m =
+		    iid ? json_pack("{s:s, s:s, s:s, s:s}", "uuid",
+				    p->plan->uid ? p->plan->uid : name, "instance-id", iid,
+				    "hostname", host, "name", name)
+			: NULL;
+		meta = m ? kv_json_dumps(m) : NULL;
+	}
 	if (!meta)
 		return kv_err_set(err, ENOMEM, "out of memory");
 	struct kv_iso_file files[3];
