@@ -11,3 +11,4 @@ for b in /sys/block/vd*; do
 			for f in /mnt/cidata/*; do echo "--- ${f##*/}"; cat "$f"; done
 	fi
 done
+echo "launcher-demo: $(ls -d /sys/block/vd* | wc -l) virtio disks, $(nproc) cpus"
