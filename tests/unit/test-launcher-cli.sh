@@ -96,5 +96,78 @@ else
 	echo "not ok $n - good VMI: exit $rc, vmm started: $([ -e "$tmp/vmm-started" ] && echo yes || echo no)"
 	sed 's/^/#   /' <<<"$out"
 fi
+# Every volume type, prepared without a VM: a stand-in VMM snapshots the run
+# directory (which the launcher removes afterwards) and its config.
+if command -v osirrox >/dev/null; then
+	printf '#!/bin/sh\ncp -r "$(dirname "$2")" %s/snap\n' "$tmp" >"$tmp/snapvmm"
+	chmod +x "$tmp/snapvmm"
+	mkdir -p "$tmp/vols/configmap/app-config" "$tmp/vols/secret/app-secret" "$tmp/vols/serviceaccount/default"
+	printf 'level: debug\n' >"$tmp/vols/configmap/app-config/settings.yaml"
+	printf 's3cr3t' >"$tmp/vols/secret/app-secret/password"
+	printf 'token-abc' >"$tmp/vols/serviceaccount/default/token"
+	head -c 1M /dev/urandom >"$tmp/raw.img"
+	cat >"$tmp/all.yaml" <<YAML
+apiVersion: kubevirt.io/v1
+kind: VirtualMachineInstance
+metadata: {name: all, namespace: ns1}
+spec:
+  hostname: all-host
+  domain:
+    memory: {guest: 64Mi}
+    firmware:
+      kernelBoot: {kernelArgs: "console=ttyS0 x=1", container: {image: $tmp, kernelPath: vmlinuz}}
+    devices:
+      disks:
+        - {name: raw, disk: {}}
+        - {name: empty, disk: {}, serial: empty-serial}
+        - {name: host, disk: {}}
+        - {name: nocloud, cdrom: {}}
+        - {name: cm, disk: {}}
+        - {name: sec, disk: {}}
+        - {name: sa, disk: {}}
+  volumes:
+    - {name: raw, containerDisk: {image: raw.img}}
+    - {name: empty, emptyDisk: {capacity: 3Mi}}
+    - {name: host, hostDisk: {path: $tmp/host.img, type: DiskOrCreate, capacity: 2Mi}}
+    - name: nocloud
+      cloudInitNoCloud: {userDataBase64: "I2Nsb3VkLWNvbmZpZwpmb286IGJhcgo=", networkData: "version: 2\n"}
+    - {name: cm, configMap: {name: app-config, volumeLabel: CFG}}
+    - {name: sec, secret: {secretName: app-secret}}
+    - {name: sa, serviceAccount: {serviceAccountName: default}}
+YAML
+	rm -rf "$tmp/snap" "$tmp/host.img"
+	out=$("$launcher" run --vmm "$tmp/snapvmm" --run-dir "$tmp/run" --volume-root "$tmp/vols" "$tmp/all.yaml" 2>&1)
+	rc=$?
+	s=$tmp/snap
+	iso_cat() { osirrox -indev "$1" -extract "/$2" "$tmp/x" >/dev/null 2>&1 && cat "$tmp/x" && rm -f "$tmp/x"; }
+	why=
+	[ $rc = 0 ] || why="exit $rc"
+	cmp -s "$s/raw.raw" "$tmp/raw.img" || why+=" raw copy differs;"
+	[ "$(stat -c %s "$s/empty.img" 2>/dev/null)" = $((3 << 20)) ] || why+=" emptyDisk size;"
+	[ "$(stat -c %b "$s/empty.img" 2>/dev/null)" = 0 ] || why+=" emptyDisk not sparse;"
+	[ "$(stat -c %s "$tmp/host.img" 2>/dev/null)" = $((2 << 20)) ] || why+=" hostDisk not created;"
+	[ "$(iso_cat "$s/nocloud.iso" user-data)" = $'#cloud-config\nfoo: bar' ] || why+=" user-data;"
+	[ "$(iso_cat "$s/nocloud.iso" meta-data)" = $'instance-id: all.ns1\nlocal-hostname: all-host' ] || why+=" meta-data;"
+	[ "$(iso_cat "$s/nocloud.iso" network-config)" = "version: 2" ] || why+=" network-config;"
+	[ "$(iso_cat "$s/cm.iso" settings.yaml)" = "level: debug" ] || why+=" configMap;"
+	[ "$(iso_cat "$s/sec.iso" password)" = "s3cr3t" ] || why+=" secret;"
+	[ "$(iso_cat "$s/sa.iso" token)" = "token-abc" ] || why+=" serviceAccount;"
+	blkid "$s/cm.iso" 2>/dev/null | grep -q 'LABEL="CFG"' || why+=" configMap volume label;"
+	jq -e '.cpus == 1 and .memory == "64M" and .cmdline == "console=ttyS0 x=1" and (.disks | length) == 7 and
+		.disks[1].serial == "empty-serial" and .disks[3].readonly and (.disks[0].readonly | not) and
+		(.api | startswith("unix:"))' "$s/vmm.json" >/dev/null 2>&1 || why+=" vmm.json: $(cat "$s/vmm.json" 2>/dev/null);"
+	[ ! -e "$tmp/run" ] || why+=" run dir left;"
+	n=$((n + 1))
+	if [ -z "$why" ]; then
+		echo "ok $n - every volume type prepared: containerDisk copy, sparse emptyDisk, hostDisk DiskOrCreate, NoCloud/configMap/secret/serviceAccount ISOs, VMM config"
+	else
+		failed=$((failed + 1))
+		echo "not ok $n - volume preparation:$why"
+		sed 's/^/#   /' <<<"$out"
+	fi
+else
+	n=$((n + 1))
+	echo "ok $n # SKIP osirrox (xorriso) missing"
+fi
 echo "1..$n"
 [ $failed = 0 ]
