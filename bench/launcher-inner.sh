@@ -70,6 +70,7 @@ l_rss=$(rss_kib $lpid)
 wait $lpid 2>/dev/null
 
 declare -A init_ms
+spawn_us=()
 for i in $(seq 1 "$runs"); do
 	kv_vm_run 300 /tmp/bench-v$i.log -- "$vmm" --kernel /tmp/boot/vmlinuz --initrd /tmp/boot/initrd \
 		--memory ${mem_mib}M --cmdline "$cmdline"
@@ -78,6 +79,7 @@ for i in $(seq 1 "$runs"); do
 	kv_vm_run 300 /tmp/bench-l$i.log -- "$launcher" run --run-dir /tmp/bench-run /tmp/bench.yaml
 	echo "bench: kvirt-launcher run $i: exec->init ${KV_VM_INIT_MS:-?} ms, exit ${KV_VM_RC:-?}" >&2
 	init_ms[launcher]+="${KV_VM_INIT_MS} "
+	spawn_us+=("$(sed -n 's/.*spawned \([0-9]*\) us after start.*/\1/p' /tmp/bench-l$i.log)")
 done
 vi=$(tr ' ' '\n' <<<"${init_ms[vmm]}" | grep . | median)
 li=$(tr ' ' '\n' <<<"${init_ms[launcher]}" | grep . | median)
@@ -85,6 +87,7 @@ echo
 echo "bench/launcher: 1 vCPU, ${mem_mib} MiB, Debian cloud kernel + test initramfs, median of $runs runs (alternating), inside kvmhost (${KVMHOST:-?})"
 printf '%-40s %14s %16s\n' "metric" "kvirt-vmm" "kvirt-launcher"
 printf '%-40s %14s %16s\n' "exec -> guest init (ms)" "$vi" "$li"
+printf '%-40s %14s %16s\n' "launcher start -> VMM fork (us)" "-" "$(printf '%s\n' "${spawn_us[@]}" | grep . | median)"
 printf '%-40s %14s %16s\n' "VMM RSS beyond guest memory (KiB)" "$bare_over" "$l_over"
 printf '%-40s %14s %16s\n' "launcher process RSS (KiB)" "-" "$l_rss"
 printf '%-40s %14s %16s\n' "overhead vs bare kvirt-vmm (KiB)" "0" "$((l_over + l_rss - bare_over))"

@@ -46,6 +46,7 @@ struct kvl_plan {
 	unsigned vcpus;
 	uint64_t memory;
 	long long grace_seconds;
+	uint64_t start_ns; /* launcher start (kv_now_ns), for the spawn timing log */
 	struct kvl_disk disks[KVL_MAX_DISKS];
 	unsigned ndisks;
 };

@@ -91,6 +91,7 @@ static char *dir_of(const char *path)
 
 static int cmd_run(int argc, char **argv, bool validate_only)
 {
+	uint64_t start_ns = kv_now_ns();
 	static const struct option opts[] = {
 		{ "run-dir", required_argument, NULL, 'r' },
 		{ "vmm", required_argument, NULL, 'v' },
@@ -189,6 +190,7 @@ static int cmd_run(int argc, char **argv, bool validate_only)
 		kvl_plan_cleanup(&plan);
 		return KVL_EXIT_INVALID;
 	}
+	plan.start_ns = start_ns;
 	int code = kvl_run(&plan, vmm, fwd_stdin);
 	kvl_plan_cleanup(&plan);
 	return code;

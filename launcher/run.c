@@ -398,7 +398,10 @@ int kvl_run(struct kvl_plan *plan, const char *vmm_path, bool forward_stdin)
 		kv_error("%s", kv_err_msg(err));
 		goto out;
 	}
-	kv_info("kvirt-vmm pid %d: %u vCPUs, %llu MiB, %u disks; control socket %s", l.vmm_pid,
+	kv_info("kvirt-vmm pid %d spawned %llu us after start: %u vCPUs, %llu MiB, %u disks; "
+		"control socket %s",
+		l.vmm_pid,
+		(unsigned long long)(plan->start_ns ? (kv_now_ns() - plan->start_ns) / 1000 : 0),
 		plan->vcpus, (unsigned long long)(plan->memory >> 20), plan->ndisks,
 		l.control_path);
 	l.api_deadline_ns = kv_now_ns() + 60ull * 1000000000; /* a loaded nested host is slow */
