@@ -259,5 +259,37 @@ if want grace; then
 	fi
 fi
 
+# ---- how the guest ended -> the launcher's exit status ---------------------
+# exit_case NAME KERNEL-ARGS WANT-EXIT WHAT: the guest reboots or panics.
+exit_case() {
+	local name=$1 args=$2 want_rc=$3 what=$4 log=$logdir/launcher-$1.log rc i
+	want "$name" || return 0
+	cat >"$work/$name.yaml" <<YAML
+apiVersion: kubevirt.io/v1
+kind: VirtualMachineInstance
+metadata: {name: launcher-$name}
+spec:
+  domain:
+    memory: {guest: 128Mi}
+$(kernel_boot "$args")
+YAML
+	"$launcher" run --vmm "$vmm" --run-dir "$work/run-$name" "$work/$name.yaml" </dev/null >"$log" 2>&1 &
+	local pid=$!
+	for i in $(seq 1 3000); do
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 $pid 2>/dev/null
+	wait $pid
+	rc=$?
+	if [ $rc = "$want_rc" ] && [ ! -e "$work/run-$name" ]; then
+		ok "$name: $what -> launcher exit $rc ($(grep -o 'kvirt-launcher: [a-z].*' "$log" | tail -1))"
+	else
+		not_ok "$name: $what" "launcher exit $rc, want $want_rc" "$log"
+	fi
+}
+exit_case reboot "$base kvirt.test=hello kvirt.end=reboot" 2 "guest reboots"
+exit_case crash "$base kvirt.test=vmm-panic" 3 "guest kernel panics"
+
 echo "1..$n"
 [ $failed = 0 ]

@@ -4,7 +4,8 @@
 # booted through the default kernel's switch-root initramfs (whole disk and
 # partition); the control socket (status, pause/resume against a guest
 # counter, console attach, power button -> exit 0); SIGTERM with a guest
-# that ignores the button -> killed at the grace end.  TAP from
+# that ignores the button -> killed at the grace end; a guest reboot -> exit
+# 2, a guest panic -> exit 3.  TAP from
 # launcher-inner.sh.  Optional argument: one case name.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
