@@ -259,6 +259,23 @@ if want grace; then
 	fi
 fi
 
+if want kill; then
+	if ! start_vmi kill 30 "$base kvirt.test=launcher-ctl kvirt.acpi=off kvirt.end=none"; then
+		not_ok "kill: guest ready" "no result line" "$log"
+		kill -9 "$lpid" 2>/dev/null
+	else
+		vmm_pid=$("$launcher" ctl "$sock" status | jq -r .vmm_pid)
+		resp=$("$launcher" ctl "$sock" kill)
+		wait "$lpid"
+		rc=$?
+		if [ $rc = 6 ] && [ ! -e /proc/"$vmm_pid" ] && [ ! -e "$work/run-kill" ]; then
+			ok "kill on the control socket ($resp): VMM gone, launcher exit 6, run dir removed"
+		else
+			not_ok "kill on the control socket" "exit $rc (want 6), response $resp" "$log"
+		fi
+	fi
+fi
+
 # ---- how the guest ended -> the launcher's exit status ---------------------
 # exit_case NAME KERNEL-ARGS WANT-EXIT WHAT: the guest reboots or panics.
 exit_case() {
