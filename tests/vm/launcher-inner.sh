@@ -178,6 +178,8 @@ if want control; then
 			not_ok "status fields" "got: $st" "$log"
 		fi
 		vmm_pid=$(jq -r .vmm_pid <<<"$st")
+		# Let the counter run a little first, so "stopped" means stopped.
+		wait_for "$log" '^TICK 4$' 60
 		"$launcher" ctl "$sock" pause >/dev/null
 		sleep 1
 		a=$(ticks "$log")
