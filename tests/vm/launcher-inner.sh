@@ -179,7 +179,7 @@ if want control; then
 		fi
 		vmm_pid=$(jq -r .vmm_pid <<<"$st")
 		# Let the counter run a little first, so "stopped" means stopped.
-		wait_for "$log" '^TICK 4$' 60
+		wait_for "$log" '^TICK ([4-9]|[1-9][0-9]+)([^0-9]|$)' 60
 		"$launcher" ctl "$sock" pause >/dev/null
 		sleep 1
 		a=$(ticks "$log")
