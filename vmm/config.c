@@ -24,6 +24,7 @@ void vmm_config_clear(struct vmm_config *cfg)
 	free(cfg->initrd);
 	free(cfg->cmdline);
 	free(cfg->serial_path);
+	free(cfg->api_path);
 	for (unsigned i = 0; i < cfg->ndisks; i++) {
 		free(cfg->disks[i].path);
 		free(cfg->disks[i].serial);
@@ -229,6 +230,16 @@ int vmm_config_set(struct vmm_config *cfg, const char *field, const char *value,
 		return parse_hugepages(cfg, value, err);
 	if (!strcmp(field, "disk"))
 		return parse_disk(cfg, value, err);
+	if (!strcmp(field, "api")) {
+		if (strncmp(value, "unix:", 5) || !value[5])
+			return kv_err_set(err, EINVAL, "api: \"%s\" is not unix:PATH", value);
+		if (strlen(value + 5) > 107)
+			return kv_err_set(err, EINVAL,
+					  "api: unix socket path is longer than 107 bytes");
+		if (replace_str(&cfg->api_path, value + 5) < 0)
+			return kv_err_set(err, ENOMEM, "api: out of memory");
+		return 0;
+	}
 	if (!strcmp(field, "pit")) {
 		if (!strcmp(value, "on") || !strcmp(value, "true"))
 			cfg->pit = true;
@@ -242,8 +253,8 @@ int vmm_config_set(struct vmm_config *cfg, const char *field, const char *value,
 }
 
 static const char *const json_fields[] = {
-	"kernel", "initrd",    "cmdline", "cpus",  "memory",
-	"serial", "hugepages", "pit",	  "disks", NULL,
+	"kernel",    "initrd", "cmdline", "cpus", "memory", "serial",
+	"hugepages", "pit",    "disks",	  "api",  NULL,
 };
 
 /* "disks": [{"path": "/img", "readonly": true, "cache": "none", "queues": 2, ...}] */
@@ -316,8 +327,8 @@ int vmm_config_from_json(struct vmm_config *cfg, const char *buf, size_t len, co
 	if (r < 0)
 		return r;
 
-	static const char *const string_fields[] = { "kernel", "initrd", "cmdline", "serial",
-						     "hugepages" };
+	static const char *const string_fields[] = { "kernel", "initrd",    "cmdline",
+						     "serial", "hugepages", "api" };
 	for (size_t i = 0; i < KV_ARRAY_SIZE(string_fields); i++) {
 		const char *s = NULL;
 		r = kv_json_get_string(root, string_fields[i], &s, err);

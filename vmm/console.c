@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "kvirt/cleanup.h"
 #include "kvirt/log.h"
 #include "vm.h"
@@ -121,10 +122,10 @@ static void console_input(struct vm *vm, struct console *c)
 	uart_receive(&vm->uart, buf, (size_t)n);
 }
 
-int vmm_event_loop(struct vm *vm, struct console *c, int signal_fd)
+int vmm_event_loop(struct vm *vm, struct console *c, int signal_fd, struct vmm_api *api)
 {
 	for (;;) {
-		struct pollfd p[4];
+		struct pollfd p[4 + VMM_API_POLL_FDS];
 		int np = 0, i_stop, i_sig, i_listen = -1, i_in = -1, timeout = -1;
 		p[np] = (struct pollfd){ .fd = vm->stop_efd, .events = POLLIN };
 		i_stop = np++;
@@ -143,6 +144,9 @@ int vmm_event_loop(struct vm *vm, struct console *c, int signal_fd)
 				timeout = 10;
 			}
 		}
+		int i_api = np;
+		unsigned n_api = vmm_api_poll_fds(api, p + np);
+		np += (int)n_api;
 		int r = poll(p, (nfds_t)np, timeout);
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -164,6 +168,7 @@ int vmm_event_loop(struct vm *vm, struct console *c, int signal_fd)
 			console_accept(vm, c);
 		if (i_in >= 0 && p[i_in].revents)
 			console_input(vm, c);
+		vmm_api_dispatch(api, vm, p + i_api, n_api);
 	}
 	pthread_mutex_lock(&vm->exit_lock);
 	int code = vm->exit_code;

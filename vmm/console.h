@@ -14,6 +14,7 @@
 #include "kvirt/err.h"
 
 struct vm;
+struct vmm_api;
 
 struct console {
 	enum vmm_serial_kind kind;
@@ -30,7 +31,10 @@ struct console {
 int console_open(struct console *c, const struct vmm_config *cfg, struct kv_err **err);
 void console_close(struct console *c);
 
-/* Run until the VM ends or a termination signal; returns the exit status. */
-int vmm_event_loop(struct vm *vm, struct console *c, int signal_fd);
+/*
+ * Run until the VM ends or a termination signal; returns the exit status.
+ * `api` (may be NULL) is the control socket served from the same loop.
+ */
+int vmm_event_loop(struct vm *vm, struct console *c, int signal_fd, struct vmm_api *api);
 
 #endif

@@ -11,6 +11,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "config.h"
 #include "console.h"
 #include "jail.h"
@@ -27,7 +28,7 @@ static void usage(FILE *f)
 	fputs("usage: kvirt-vmm [--config vm.json] [--kernel BZIMAGE] [--initrd FILE]\n"
 	      "                 [--cmdline ARGS] [--cpus N] [--memory SIZE]\n"
 	      "                 [--serial stdio|none|file:PATH|unix:PATH] [--hugepages none|thp]\n"
-	      "                 [--pit on|off] [--seccomp on|off]\n"
+	      "                 [--pit on|off] [--seccomp on|off] [--api unix:PATH]\n"
 	      "                 [--jail DIR [--jail-nofile N] [--jail-fsize SIZE]] [--uid N] "
 	      "[--gid N]\n"
 	      "                 [--disk path=IMG[,readonly=on][,cache=none|writeback][,queues=N]\n"
@@ -59,6 +60,7 @@ int main(int argc, char **argv)
 		{ "jail-fsize", required_argument, NULL, 'F' },
 		{ "uid", required_argument, NULL, 'U' },
 		{ "gid", required_argument, NULL, 'G' },
+		{ "api", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -119,6 +121,7 @@ int main(int argc, char **argv)
 		case 'H': field = "hugepages"; break;
 		case 'P': field = "pit"; break;
 		case 'D': field = "disk"; break;
+		case 'A': field = "api"; break;
 		default: usage(stderr); return VMM_EXIT_ERROR;
 		}
 		if (nflags == KV_ARRAY_SIZE(flag_field)) {
@@ -150,6 +153,10 @@ int main(int argc, char **argv)
 	struct console con = { .in_fd = -1, .out_fd = -1, .listen_fd = -1 };
 	if (r >= 0)
 		r = console_open(&con, &cfg, &err);
+	struct vmm_api api;
+	vmm_api_init(&api);
+	if (r >= 0 && cfg.api_path)
+		r = vmm_api_open(&api, cfg.api_path, &err);
 	if (r >= 0)
 		r = vmm_seccomp_init(seccomp_on, &err);
 	/* Returns in the jailed child only; the supervisor exits with its status. */
@@ -157,6 +164,7 @@ int main(int argc, char **argv)
 		r = vmm_jail_enter(&jail, &cfg, &err);
 	if (r < 0) {
 		kv_error("%s", kv_err_msg(err));
+		vmm_api_close(&api);
 		console_close(&con);
 		vmm_config_clear(&cfg);
 		return VMM_EXIT_ERROR;
@@ -187,7 +195,7 @@ int main(int argc, char **argv)
 		kv_error("%s", kv_err_msg(err));
 		code = VMM_EXIT_ERROR;
 	} else {
-		code = vmm_event_loop(&vm, &con, sfd);
+		code = vmm_event_loop(&vm, &con, sfd, &api);
 		vm_stop(&vm);
 		if (code == VMM_EXIT_POWEROFF || code == VMM_EXIT_REBOOT)
 			kv_info("%s (exit %d)", vm.exit_msg, code);
@@ -195,6 +203,7 @@ int main(int argc, char **argv)
 			kv_error("%s (exit %d)", vm.exit_msg, code);
 	}
 	vm_destroy(&vm);
+	vmm_api_close(&api);
 	console_close(&con);
 	vmm_config_clear(&cfg);
 	return code;

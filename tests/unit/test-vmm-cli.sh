@@ -55,5 +55,7 @@ check "unknown JSON field" 'unknown field "kernal"' --config "$tmp/typo.json"
 check "missing config file" "config: cannot read $tmp/none.json" --config "$tmp/none.json"
 echo "{\"kernel\": \"$kernel\", \"memory\": \"64M\"}" >"$tmp/ok.json"
 check "flags override the config file" "cpus: must be between" --cpus 99 --config "$tmp/ok.json"
+check "api is not a unix socket" 'api: "tcp:1" is not unix:PATH' --kernel "$kernel" --api tcp:1
+check "api socket path too long" "api: unix socket path is longer" --kernel "$kernel" --api "unix:/$(head -c 200 /dev/zero | tr "\\0" a)"
 echo "1..$n"
 [ $failed = 0 ]
