@@ -27,6 +27,8 @@ static void usage(FILE *f)
 	      "                 [--pit on|off]\n"
 	      "                 [--disk path=IMG[,readonly=on][,cache=none|writeback][,queues=N]\n"
 	      "                         [,queue_size=N][,serial=S][,backend=io_uring|threads]]...\n"
+	      "                 [--net tap=NAME|fd=N[:N...][,mac=MAC][,queues=N][,mtu=N]\n"
+	      "                        [,queue_size=N]]...\n"
 	      "Flags override the config file.  Exit status: 0 guest powered off, 1 VMM error,\n"
 	      "2 guest reboot, 3 guest panic/crash, 128+N killed by signal N.\n",
 	      f);
@@ -48,6 +50,7 @@ int main(int argc, char **argv)
 		{ "hugepages", required_argument, NULL, 'H' },
 		{ "pit", required_argument, NULL, 'P' },
 		{ "disk", required_argument, NULL, 'D' },
+		{ "net", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -71,6 +74,7 @@ int main(int argc, char **argv)
 		case 'H': field = "hugepages"; break;
 		case 'P': field = "pit"; break;
 		case 'D': field = "disk"; break;
+		case 'N': field = "net"; break;
 		default: usage(stderr); return VMM_EXIT_ERROR;
 		}
 		if (nflags == KV_ARRAY_SIZE(flag_field)) {

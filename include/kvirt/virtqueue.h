@@ -83,6 +83,14 @@ void virtq_reset(struct virtq *q);
  */
 int virtq_pop(struct virtq *q, struct virtq_req *req);
 
+/*
+ * Give back the last `n` chains taken by virtq_pop() without using them:
+ * they are taken again, unchanged, by the next pops (virtio-net pops
+ * receive buffers for the largest frame, then returns what a smaller one
+ * did not need).  `n` must not exceed the chains popped and not pushed.
+ */
+void virtq_unpop(struct virtq *q, uint16_t n);
+
 /* Return chain `head` with `len` bytes written into its writable buffers. */
 void virtq_push(struct virtq *q, uint16_t head, uint32_t len);
 
