@@ -18,29 +18,29 @@
 #include "kvirt/log.h"
 #include "kvirt/virtio.h"
 
-#define VIRTIO_ID_NET		    1
-#define VIRTIO_NET_F_CSUM	    0
-#define VIRTIO_NET_F_GUEST_CSUM	    1
-#define VIRTIO_NET_F_MTU	    3
-#define VIRTIO_NET_F_MAC	    5
-#define VIRTIO_NET_F_GUEST_TSO4	    7
-#define VIRTIO_NET_F_GUEST_TSO6	    8
-#define VIRTIO_NET_F_GUEST_ECN	    9
-#define VIRTIO_NET_F_HOST_TSO4	    11
-#define VIRTIO_NET_F_HOST_TSO6	    12
-#define VIRTIO_NET_F_HOST_ECN	    13
-#define VIRTIO_NET_F_MRG_RXBUF	    15
-#define VIRTIO_NET_F_STATUS	    16
-#define VIRTIO_NET_F_CTRL_VQ	    17
-#define VIRTIO_NET_F_MQ		    22
-#define VIRTIO_NET_S_LINK_UP	    1
-#define VIRTIO_NET_CTRL_MQ	    4
+#define VIRTIO_ID_NET			1
+#define VIRTIO_NET_F_CSUM		0
+#define VIRTIO_NET_F_GUEST_CSUM		1
+#define VIRTIO_NET_F_MTU		3
+#define VIRTIO_NET_F_MAC		5
+#define VIRTIO_NET_F_GUEST_TSO4		7
+#define VIRTIO_NET_F_GUEST_TSO6		8
+#define VIRTIO_NET_F_GUEST_ECN		9
+#define VIRTIO_NET_F_HOST_TSO4		11
+#define VIRTIO_NET_F_HOST_TSO6		12
+#define VIRTIO_NET_F_HOST_ECN		13
+#define VIRTIO_NET_F_MRG_RXBUF		15
+#define VIRTIO_NET_F_STATUS		16
+#define VIRTIO_NET_F_CTRL_VQ		17
+#define VIRTIO_NET_F_MQ			22
+#define VIRTIO_NET_S_LINK_UP		1
+#define VIRTIO_NET_CTRL_MQ		4
 #define VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET 0
-#define VIRTIO_NET_OK		    0
-#define VIRTIO_NET_ERR		    1
-#define NET_CONFIG_SIZE		    12 /* mac, status, max_virtqueue_pairs, mtu */
-#define TX_BUDGET		    256
-#define RX_BUDGET		    64
+#define VIRTIO_NET_OK			0
+#define VIRTIO_NET_ERR			1
+#define NET_CONFIG_SIZE			12 /* mac, status, max_virtqueue_pairs, mtu */
+#define TX_BUDGET			256
+#define RX_BUDGET			64
 
 enum { EV_STOP = 1, EV_CFG, EV_RX_KICK, EV_TX_KICK, EV_TAP, EV_CTRL_KICK };
 
@@ -116,7 +116,8 @@ static uint8_t ctrl_command(struct virtio_net *n, const struct virtq_req *req)
 	uint8_t buf[4];
 	size_t got = 0;
 	for (unsigned s = 0; s < req->nread && got < sizeof(buf); s++) {
-		size_t c = req->seg[s].len < sizeof(buf) - got ? req->seg[s].len : sizeof(buf) - got;
+		size_t c =
+		    req->seg[s].len < sizeof(buf) - got ? req->seg[s].len : sizeof(buf) - got;
 		memcpy(buf + got, req->seg[s].ptr, c);
 		got += c;
 	}
@@ -248,7 +249,8 @@ static void tx_run(struct pair_loop *l)
 
 static void rx_run(struct pair_loop *l)
 {
-	if (l->rx_wait || l->broken || !l->rxq || !__atomic_load_n(&l->np->active, __ATOMIC_ACQUIRE))
+	if (l->rx_wait || l->broken || !l->rxq ||
+	    !__atomic_load_n(&l->np->active, __ATOMIC_ACQUIRE))
 		return;
 	struct virtq *vq = &l->rxq->vq;
 	unsigned done = 0;
@@ -418,8 +420,8 @@ static int net_start(void *dev, struct kv_err **err)
 	if (ioctl(n->pair[0].fd, TUNSETOFFLOAD, (unsigned long)offload) < 0)
 		return kv_err_errno(err, "net %s: TUNSETOFFLOAD 0x%x", n->name, offload);
 	bool gso_rx = offload & (TUN_F_TSO4 | TUN_F_TSO6);
-	uint32_t rx_max = VIRTIO_NET_HDR_LEN +
-			  (gso_rx ? VIRTIO_NET_MAX_GSO_FRAME : (uint32_t)n->mtu + 18);
+	uint32_t rx_max =
+	    VIRTIO_NET_HDR_LEN + (gso_rx ? VIRTIO_NET_MAX_GSO_FRAME : (uint32_t)n->mtu + 18);
 	bool mrg = virtio_has_feature(t, VIRTIO_NET_F_MRG_RXBUF);
 	kv_debug("net %s: features 0x%llx, tap offloads 0x%x, %u usable pair(s)", n->name,
 		 (unsigned long long)t->driver_features, offload, n->usable_pairs);
@@ -539,13 +541,13 @@ int virtio_net_create(const struct virtio_net_config *cfg, const struct dev_host
 	put_le16(n->config + 8, (uint16_t)pairs);
 	put_le16(n->config + 10, (uint16_t)n->mtu);
 
-	uint64_t features =
-	    1ull << VIRTIO_NET_F_CSUM | 1ull << VIRTIO_NET_F_GUEST_CSUM | 1ull << VIRTIO_NET_F_MTU |
-	    1ull << VIRTIO_NET_F_MAC | 1ull << VIRTIO_NET_F_GUEST_TSO4 |
-	    1ull << VIRTIO_NET_F_GUEST_TSO6 | 1ull << VIRTIO_NET_F_GUEST_ECN |
-	    1ull << VIRTIO_NET_F_HOST_TSO4 | 1ull << VIRTIO_NET_F_HOST_TSO6 |
-	    1ull << VIRTIO_NET_F_HOST_ECN | 1ull << VIRTIO_NET_F_MRG_RXBUF |
-	    1ull << VIRTIO_NET_F_STATUS | 1ull << VIRTIO_NET_F_CTRL_VQ;
+	uint64_t features = 1ull << VIRTIO_NET_F_CSUM | 1ull << VIRTIO_NET_F_GUEST_CSUM |
+			    1ull << VIRTIO_NET_F_MTU | 1ull << VIRTIO_NET_F_MAC |
+			    1ull << VIRTIO_NET_F_GUEST_TSO4 | 1ull << VIRTIO_NET_F_GUEST_TSO6 |
+			    1ull << VIRTIO_NET_F_GUEST_ECN | 1ull << VIRTIO_NET_F_HOST_TSO4 |
+			    1ull << VIRTIO_NET_F_HOST_TSO6 | 1ull << VIRTIO_NET_F_HOST_ECN |
+			    1ull << VIRTIO_NET_F_MRG_RXBUF | 1ull << VIRTIO_NET_F_STATUS |
+			    1ull << VIRTIO_NET_F_CTRL_VQ;
 	if (pairs > 1)
 		features |= 1ull << VIRTIO_NET_F_MQ;
 	unsigned qsize = cfg->queue_size ? cfg->queue_size : 256;

@@ -88,8 +88,8 @@ static void iov_put_le16(const struct iovec *iov, unsigned niov, size_t off, uin
  * without MRG_RXBUF).  Returns the number taken, or -1 for a broken ring.
  * *ring_empty tells whether the ring ran out first.
  */
-static int rx_gather(struct net_path *p, unsigned *niov_out, uint64_t *room_out,
-		     bool *ring_empty, unsigned *done)
+static int rx_gather(struct net_path *p, unsigned *niov_out, uint64_t *room_out, bool *ring_empty,
+		     unsigned *done)
 {
 	unsigned nchains = 0, niov = 0, max_chains = p->mrg_rxbuf ? VIRTIO_NET_RX_MAX_CHAINS : 1;
 	uint64_t room = 0;

@@ -227,8 +227,8 @@ static int parse_net_key(struct vmm_net *d, unsigned n, const char *key, const c
 	uint64_t u;
 	if (!strcmp(key, "tap")) {
 		if (!*v || strlen(v) >= 16 || strchr(v, '/') || strchr(v, ' '))
-			return kv_err_set(err, EINVAL, "net %u: tap: \"%s\" is not an interface name",
-					  n, v);
+			return kv_err_set(err, EINVAL,
+					  "net %u: tap: \"%s\" is not an interface name", n, v);
 		if (replace_str(&d->tap, v) < 0)
 			return kv_err_set(err, ENOMEM, "net %u: out of memory", n);
 		return 0;
@@ -240,7 +240,8 @@ static int parse_net_key(struct vmm_net *d, unsigned n, const char *key, const c
 			return kv_err_set(err, ENOMEM, "net %u: out of memory", n);
 		d->nfds = 0;
 		char *save = NULL;
-		for (char *tok = strtok_r(copy, ":", &save); tok; tok = strtok_r(NULL, ":", &save)) {
+		for (char *tok = strtok_r(copy, ":", &save); tok;
+		     tok = strtok_r(NULL, ":", &save)) {
 			if (kv_parse_u64(tok, &u) < 0 || u < 3 || u > INT32_MAX)
 				return kv_err_set(err, EINVAL,
 						  "net %u: fd: \"%s\" is not a file descriptor "
@@ -273,7 +274,8 @@ static int parse_net_key(struct vmm_net *d, unsigned n, const char *key, const c
 	}
 	if (!strcmp(key, "mtu")) {
 		if (kv_parse_u64(v, &u) < 0 || u < 68 || u > 65535)
-			return kv_err_set(err, EINVAL, "net %u: mtu: \"%s\" is not 68..65535", n, v);
+			return kv_err_set(err, EINVAL, "net %u: mtu: \"%s\" is not 68..65535", n,
+					  v);
 		d->mtu = (unsigned)u;
 		return 0;
 	}
@@ -373,8 +375,8 @@ int vmm_config_set(struct vmm_config *cfg, const char *field, const char *value,
 }
 
 static const char *const json_fields[] = {
-	"kernel", "initrd",    "cmdline", "cpus",  "memory",
-	"serial", "hugepages", "pit",	  "disks", "nets", NULL,
+	"kernel",    "initrd", "cmdline", "cpus", "memory", "serial",
+	"hugepages", "pit",    "disks",	  "nets", NULL,
 };
 
 /* A JSON scalar in the textual form the flags use (booleans as on/off). */
@@ -447,7 +449,7 @@ static int disks_from_json(struct vmm_config *cfg, const struct kv_json *root, s
 /* "nets": [{"tap": "tap0", "mac": "52:54:00:12:34:56", "queues": 2, "mtu": 9000}] */
 static int nets_from_json(struct vmm_config *cfg, const struct kv_json *root, struct kv_err **err)
 {
-	static const char *const fields[] = { "tap", "fd",  "mac",	  "queues",
+	static const char *const fields[] = { "tap", "fd",	   "mac", "queues",
 					      "mtu", "queue_size", NULL };
 	const struct kv_json *arr = NULL;
 	int r = kv_json_get_array(root, "nets", &arr, err);
@@ -613,7 +615,7 @@ int vmm_config_validate(struct vmm_config *cfg, bool check_files, struct kv_err 
 	for (unsigned i = 0; i < cfg->nnets; i++) {
 		struct vmm_net *d = &cfg->nets[i];
 		if (!d->queues)
-			d->queues = d->nfds ? d->nfds
+			d->queues = d->nfds			     ? d->nfds
 				    : cfg->cpus < VMM_MAX_NET_QUEUES ? cfg->cpus
 								     : VMM_MAX_NET_QUEUES;
 		if (!d->mtu)

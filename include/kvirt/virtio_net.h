@@ -45,9 +45,9 @@
 #define VIRTIO_NET_RX_MAX_IOV	 1024
 
 struct virtio_net_config {
-	const char *name;		   /* for logs: the tap name or "fd=N" */
-	int fds[VIRTIO_NET_MAX_PAIRS];	   /* tap queue fds; the device takes them */
-	unsigned pairs;			   /* number of fds, 1..VIRTIO_NET_MAX_PAIRS */
+	const char *name;	       /* for logs: the tap name or "fd=N" */
+	int fds[VIRTIO_NET_MAX_PAIRS]; /* tap queue fds; the device takes them */
+	unsigned pairs;		       /* number of fds, 1..VIRTIO_NET_MAX_PAIRS */
 	uint8_t mac[6];
 	unsigned mtu;	     /* 0: 1500 */
 	unsigned queue_size; /* 0: 256 */
