@@ -260,8 +260,11 @@ static void rx_run(struct pair_loop *l)
 	switch (r) {
 	case NET_IO_BROKEN: mark_broken(l); return;
 	case NET_IO_BLOCKED:
-		/* Buffers that raced in: the tap is still readable, epoll calls again. */
-		if (virtq_enable_notify(vq))
+		/*
+		 * Kick wanted for buffers beyond those already seen (not enough);
+		 * ones that raced in: the tap is still readable, epoll calls again.
+		 */
+		if (virtq_enable_notify_after(vq, l->np->path->rx_avail_seen))
 			return;
 		l->rx_wait = true;
 		tap_update(l);

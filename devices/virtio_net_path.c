@@ -149,6 +149,7 @@ enum net_io net_path_rx(struct net_path *p, unsigned budget, unsigned *done)
 		 * is the driver's choice of buffer size, and is dropped.
 		 */
 		if (nchains == 0 || (ring_empty && room < p->rx_max && p->mrg_rxbuf)) {
+			p->rx_avail_seen = p->rx->last_avail;
 			virtq_unpop(p->rx, (uint16_t)nchains);
 			STAT_ADD(p->stats->rx_no_buffers, 1);
 			return NET_IO_BLOCKED;

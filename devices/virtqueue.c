@@ -224,6 +224,18 @@ bool virtq_enable_notify(struct virtq *q)
 	return __atomic_load_n(avail_idx(q), __ATOMIC_ACQUIRE) != q->last_avail;
 }
 
+bool virtq_enable_notify_after(struct virtq *q, uint16_t idx)
+{
+	if (!q->avail)
+		return false;
+	if (q->event_idx)
+		__atomic_store_n(avail_event(q), idx, __ATOMIC_RELAXED);
+	else
+		__atomic_store_n(used_flags(q), 0, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return __atomic_load_n(avail_idx(q), __ATOMIC_ACQUIRE) != idx;
+}
+
 void virtq_disable_notify(struct virtq *q)
 {
 	if (!q->used)

@@ -90,6 +90,8 @@ struct net_path {
 	int fd;
 	bool mrg_rxbuf;
 	uint32_t rx_max; /* largest frame the tap may deliver, header included */
+	/* RX BLOCKED: the available index seen; only buffers past it are news. */
+	uint16_t rx_avail_seen;
 	struct virtio_net_stats *stats;
 	/* TX: a chain the tap refused with EAGAIN, written again first. */
 	bool tx_pending;

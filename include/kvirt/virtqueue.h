@@ -106,6 +106,13 @@ bool virtq_should_notify(struct virtq *q);
  * arrived meanwhile, so the caller polls again instead of sleeping.
  */
 bool virtq_enable_notify(struct virtq *q);
+/*
+ * Like virtq_enable_notify(), but ask for a kick only when the driver
+ * publishes past available index `idx` (the index already seen): for a
+ * device that left buffers in the ring because they were not enough.
+ * Returns true when the index moved past `idx` meanwhile.
+ */
+bool virtq_enable_notify_after(struct virtq *q, uint16_t idx);
 /* While processing: tell the driver kicks are not needed. */
 void virtq_disable_notify(struct virtq *q);
 
