@@ -29,7 +29,7 @@ one_run() {
 		ip addr add 10.77.0.1/24 dev kvtap0 || { echo "bench: tap setup failed" >&2; return; }
 	rm -f /tmp/bn-*
 	# Receiver-side timing and exit counts around each transfer.
-	busybox nc -l -p 5301 -e sh -c "cat /sys/kernel/debug/kvm/exits >/tmp/bn-g2h-e0; date +%s%N >/tmp/bn-g2h-t0; cat >/dev/null; date +%s%N >/tmp/bn-g2h-t1; cat /sys/kernel/debug/kvm/exits >/tmp/bn-g2h-e1" &
+	busybox nc -l -p 5301 -e sh -c "cat /sys/kernel/debug/kvm/exits >/tmp/bn-g2h-e0; cut -d\" \" -f1 /proc/uptime >/tmp/bn-g2h-t0; cat >/dev/null; cut -d\" \" -f1 /proc/uptime >/tmp/bn-g2h-t1; cat /sys/kernel/debug/kvm/exits >/tmp/bn-g2h-e1" &
 	local p1=$!
 	busybox nc -l -p 5302 -e sh -c "cat /sys/kernel/debug/kvm/exits >/tmp/bn-h2g-e0; head -c $bytes /dev/zero; sleep 0.5; cat /sys/kernel/debug/kvm/exits >/tmp/bn-h2g-e1" &
 	local p2=$!
@@ -43,13 +43,13 @@ one_run() {
 		tail -20 "$log" >&2
 		return
 	fi
-	g2h_ms=$(( ($(cat /tmp/bn-g2h-t1) - $(cat /tmp/bn-g2h-t0)) / 1000000 ))
+	g2h_ms=$(awk -v a="$(cat /tmp/bn-g2h-t0 2>/dev/null)" -v b="$(cat /tmp/bn-g2h-t1 2>/dev/null)" 'BEGIN { printf "%d", (b - a) * 1000 }')
 	local g2h h2g rtt ex_g ex_h
 	g2h=$(awk -v b=$bytes -v ms=$g2h_ms 'BEGIN { printf "%.1f", b / 1048576 / (ms / 1000) }')
 	h2g=$(sed -n 's/.*h2g_MiBps=\([0-9.]*\).*/\1/p' <<<"$detail")
 	rtt=$(sed -n 's/.*rtt_avg_ms=\([0-9.]*\).*/\1/p' <<<"$detail")
-	ex_g=$(( ($(cat /tmp/bn-g2h-e1) - $(cat /tmp/bn-g2h-e0)) / mib ))
-	ex_h=$(( ($(cat /tmp/bn-h2g-e1) - $(cat /tmp/bn-h2g-e0)) / mib ))
+	ex_g=$(( ($(cat /tmp/bn-g2h-e1 || echo 0) - $(cat /tmp/bn-g2h-e0 || echo 0)) / mib ))
+	ex_h=$(( ($(cat /tmp/bn-h2g-e1 || echo 0) - $(cat /tmp/bn-h2g-e0 || echo 0)) / mib ))
 	echo "bench: $name run $i: g2h $g2h MiB/s ($g2h_ms ms), h2g $h2g MiB/s, rtt $rtt ms, exits/MiB g2h $ex_g h2g $ex_h; $(grep -a 'net kvtap0: rx' "$log")" >&2
 	res[$name-g2h]+="$g2h " res[$name-h2g]+="$h2g " res[$name-rtt]+="$rtt "
 	res[$name-exg]+="$ex_g " res[$name-exh]+="$ex_h "
