@@ -444,6 +444,8 @@ static int net_start(void *dev, struct kv_err **err)
 		p->rx_max = rx_max;
 		p->stats = &np->stats;
 		p->tx_pending = false;
+		p->rx_nchains = p->rx_niov = 0; /* chains kept before a reset are gone */
+		p->rx_room = 0;
 		if (pthread_create(&np->thread, NULL, pair_thread, np) != 0)
 			return kv_err_set(err, EAGAIN, "net %s: cannot start queue pair thread",
 					  n->name);

@@ -84,17 +84,14 @@ static void iov_put_le16(const struct iovec *iov, unsigned niov, size_t off, uin
 }
 
 /*
- * Take receive chains until they can hold the largest frame (one chain
- * without MRG_RXBUF).  Returns the number taken, or -1 for a broken ring.
- * *ring_empty tells whether the ring ran out first.
+ * Top the kept receive chains up until they can hold the largest frame (one
+ * chain without MRG_RXBUF).  -1: broken ring.  *ring_empty: the ring ran out.
  */
-static int rx_gather(struct net_path *p, unsigned *niov_out, uint64_t *room_out, bool *ring_empty,
-		     unsigned *done)
+static int rx_fill(struct net_path *p, bool *ring_empty, unsigned *done)
 {
-	unsigned nchains = 0, niov = 0, max_chains = p->mrg_rxbuf ? VIRTIO_NET_RX_MAX_CHAINS : 1;
-	uint64_t room = 0;
+	unsigned max_chains = p->mrg_rxbuf ? VIRTIO_NET_RX_MAX_CHAINS : 1;
 	*ring_empty = false;
-	while (room < p->rx_max && nchains < max_chains) {
+	while (p->rx_room < p->rx_max && p->rx_nchains < max_chains) {
 		struct virtq_req *req = &p->req;
 		int r = virtq_pop(p->rx, req);
 		if (r < 0) {
@@ -105,42 +102,52 @@ static int rx_gather(struct net_path *p, unsigned *niov_out, uint64_t *room_out,
 			*ring_empty = true;
 			break;
 		}
-		bool bad = req->nread != 0 || req->write_len < VIRTIO_NET_HDR_LEN;
-		bool too_many = niov + req->nseg > VIRTIO_NET_RX_MAX_IOV;
-		if ((bad || too_many) && nchains > 0) {
-			/* Serve what we have; this chain comes first next time. */
-			virtq_unpop(p->rx, 1);
-			break;
-		}
-		if (bad) {
+		if (req->nread != 0 || req->write_len < VIRTIO_NET_HDR_LEN) {
 			/* Receive buffers must be device-writable and fit a header. */
 			STAT_ADD(p->stats->rx_malformed, 1);
 			virtq_push(p->rx, req->head, 0);
 			(*done)++;
 			continue;
 		}
-		p->rx_head[nchains] = req->head;
-		p->rx_first_iov[nchains] = niov;
-		p->rx_len[nchains] = (uint32_t)req->write_len;
+		if (p->rx_niov + req->nseg > VIRTIO_NET_RX_MAX_IOV) {
+			virtq_unpop(p->rx, 1); /* taken again once frames used some */
+			break;
+		}
+		unsigned c = p->rx_nchains++;
+		p->rx_head[c] = req->head;
+		p->rx_len[c] = (uint32_t)req->write_len;
+		p->rx_first_iov[c] = p->rx_niov;
 		for (unsigned s = 0; s < req->nseg; s++)
-			p->rx_iov[niov++] = (struct iovec){ req->seg[s].ptr, req->seg[s].len };
-		room += req->write_len;
-		nchains++;
+			p->rx_iov[p->rx_niov++] =
+			    (struct iovec){ req->seg[s].ptr, req->seg[s].len };
+		p->rx_first_iov[c + 1] = p->rx_niov;
+		p->rx_room += req->write_len;
 	}
-	*niov_out = niov;
-	*room_out = room;
-	return (int)nchains;
+	return 0;
+}
+
+/* The first `used` kept chains went to the guest: slide the rest down. */
+static void rx_consume(struct net_path *p, unsigned used)
+{
+	unsigned skip_iov = p->rx_first_iov[used];
+	for (unsigned c = 0; c < used; c++)
+		p->rx_room -= p->rx_len[c];
+	unsigned left = p->rx_nchains - used;
+	memmove(p->rx_head, p->rx_head + used, left * sizeof(p->rx_head[0]));
+	memmove(p->rx_len, p->rx_len + used, left * sizeof(p->rx_len[0]));
+	for (unsigned c = 0; c <= left; c++)
+		p->rx_first_iov[c] = p->rx_first_iov[c + used] - skip_iov;
+	memmove(p->rx_iov, p->rx_iov + skip_iov, (p->rx_niov - skip_iov) * sizeof(p->rx_iov[0]));
+	p->rx_niov -= skip_iov;
+	p->rx_nchains = left;
 }
 
 enum net_io net_path_rx(struct net_path *p, unsigned budget, unsigned *done)
 {
 	*done = 0;
 	for (unsigned i = 0; i < budget; i++) {
-		unsigned niov = 0;
-		uint64_t room = 0;
 		bool ring_empty;
-		int nchains = rx_gather(p, &niov, &room, &ring_empty, done);
-		if (nchains < 0)
+		if (rx_fill(p, &ring_empty, done) < 0)
 			return NET_IO_BROKEN;
 		/*
 		 * With MRG_RXBUF, wait until the driver posted room for the
@@ -148,44 +155,40 @@ enum net_io net_path_rx(struct net_path *p, unsigned budget, unsigned *done)
 		 * (no MRG_RXBUF) is used as it is: a frame that does not fit
 		 * is the driver's choice of buffer size, and is dropped.
 		 */
-		if (nchains == 0 || (ring_empty && room < p->rx_max && p->mrg_rxbuf)) {
+		if (p->rx_nchains == 0 || (ring_empty && p->rx_room < p->rx_max && p->mrg_rxbuf)) {
 			p->rx_avail_seen = p->rx->last_avail;
-			virtq_unpop(p->rx, (uint16_t)nchains);
 			STAT_ADD(p->stats->rx_no_buffers, 1);
 			return NET_IO_BLOCKED;
 		}
 		ssize_t n;
 		do
-			n = readv(p->fd, p->rx_iov, (int)niov);
+			n = readv(p->fd, p->rx_iov, (int)p->rx_niov);
 		while (n < 0 && errno == EINTR);
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			virtq_unpop(p->rx, (uint16_t)nchains);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return NET_IO_IDLE;
-		}
 		if (n < VIRTIO_NET_HDR_LEN) {
 			/* The tap consumed a frame it could not store (too big): lost. */
-			virtq_unpop(p->rx, (uint16_t)nchains);
 			STAT_ADD(p->stats->rx_dropped, 1);
 			if (n < 0 && errno != EFAULT && errno != EINVAL && errno != EMSGSIZE)
 				return NET_IO_IDLE; /* tap gone or detached: wait for epoll */
 			continue;
 		}
-		/* Fill chains in order; the unused tail goes back to the ring. */
+		/* Fill chains in order; the rest stay kept for the next frame. */
 		uint64_t left = (uint64_t)n;
 		unsigned used = 0;
-		while (used < (unsigned)nchains && left) {
+		while (used < p->rx_nchains && left) {
 			uint32_t len = left < p->rx_len[used] ? (uint32_t)left : p->rx_len[used];
 			left -= len;
 			used++;
 		}
-		iov_put_le16(p->rx_iov, niov, 10, (uint16_t)used);
-		virtq_unpop(p->rx, (uint16_t)(nchains - (int)used));
+		iov_put_le16(p->rx_iov, p->rx_first_iov[1], 10, (uint16_t)used);
 		left = (uint64_t)n;
 		for (unsigned c = 0; c < used; c++) {
 			uint32_t len = left < p->rx_len[c] ? (uint32_t)left : p->rx_len[c];
 			virtq_push(p->rx, p->rx_head[c], len);
 			left -= len;
 		}
+		rx_consume(p, used);
 		*done += used;
 		STAT_ADD(p->stats->rx_packets, 1);
 		STAT_ADD(p->stats->rx_bytes, (uint64_t)n - VIRTIO_NET_HDR_LEN);

@@ -90,20 +90,27 @@ struct net_path {
 	int fd;
 	bool mrg_rxbuf;
 	uint32_t rx_max; /* largest frame the tap may deliver, header included */
-	/* RX BLOCKED: the available index seen; only buffers past it are news. */
-	uint16_t rx_avail_seen;
 	struct virtio_net_stats *stats;
 	/* TX: a chain the tap refused with EAGAIN, written again first. */
 	bool tx_pending;
 	uint16_t tx_pending_head;
 	unsigned tx_pending_niov;
-	struct iovec tx_iov[VIRTQ_MAX_SEGS];
+	/*
+	 * RX: receive chains taken from the ring and kept until a frame fills
+	 * them (each chain is popped once; a frame uses the first ones).  Zero
+	 * rx_nchains, rx_niov and rx_room to forget them (device reset).
+	 */
+	unsigned rx_nchains, rx_niov;
+	uint64_t rx_room;
+	/* RX BLOCKED: the available index seen; only buffers past it are news. */
+	uint16_t rx_avail_seen;
 	/* scratch */
 	struct virtq_req req;
+	struct iovec tx_iov[VIRTQ_MAX_SEGS];
 	struct iovec rx_iov[VIRTIO_NET_RX_MAX_IOV];
 	uint16_t rx_head[VIRTIO_NET_RX_MAX_CHAINS];
 	uint32_t rx_len[VIRTIO_NET_RX_MAX_CHAINS];
-	unsigned rx_first_iov[VIRTIO_NET_RX_MAX_CHAINS];
+	unsigned rx_first_iov[VIRTIO_NET_RX_MAX_CHAINS + 1];
 };
 
 /*

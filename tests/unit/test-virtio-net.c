@@ -175,7 +175,7 @@ static void test_rx_single(void)
 	set_desc(RX_DESC, 0, DATA, 2048, F_WRITE, 0);
 	publish(1, RX_AVAIL, 0);
 	is_int(net_path_rx(p, 64, &done), NET_IO_IDLE, "rx: empty tap: IDLE");
-	is_int(rxq.last_avail, 0, "rx: the chain went back to the ring");
+	ok(rxq.last_avail == 1 && p->rx_nchains == 1, "rx: the chain is kept for the next frame");
 	send(peer, frame, sizeof(frame), 0);
 	is_int(net_path_rx(p, 64, &done), NET_IO_BLOCKED, "rx: frame in, then out of buffers");
 	is_int(done, 1, "rx: one chain used");
@@ -226,8 +226,8 @@ static void test_rx_mrg(void)
 	}
 	send(peer, frame, sizeof(frame), 0);
 	is_int(net_path_rx(p, 64, &done), NET_IO_BLOCKED, "mrg: too little room: BLOCKED");
-	ok(done == 0 && rxq.last_avail == 0 && st.rx_no_buffers == 1,
-	   "mrg: nothing taken while waiting for buffers");
+	ok(done == 0 && p->rx_nchains == 2 && p->rx_room == 1024 && st.rx_no_buffers == 1,
+	   "mrg: nothing used while waiting for buffers; the two are kept");
 	for (unsigned i = 2; i < 8; i++) {
 		set_desc(RX_DESC, i, DATA + 0x1000 * i, 512, F_WRITE, 0);
 		publish(1, RX_AVAIL, (uint16_t)i);
@@ -241,13 +241,25 @@ static void test_rx_mrg(void)
 	       !memcmp(ram + DATA + 0x1000, frame + 512, 512) &&
 	       !memcmp(ram + DATA + 0x2000, frame + 1024, 176),
 	   "mrg: frame contents in order across the chains");
-	is_int(rxq.last_avail, 3, "mrg: the 5 unused chains went back to the ring");
-
-	/* A readable chain after good ones: served next time on its own. */
-	set_desc(RX_DESC, 4, DATA + 0x4000, 512, 0, 0);
+	ok(p->rx_nchains == 3 && p->rx_room == 3 * 512 && p->rx_head[0] == 3 && rxq.last_avail == 6,
+	   "mrg: the next 3 chains (room for the largest frame) are kept, in ring order");
 	send(peer, frame, 100, 0);
 	net_path_rx(p, 64, &done);
-	ok(st.rx_malformed == 1, "mrg: a readable chain in the middle is counted");
+	ok(done == 1 && get32(RX_USED + 4 + 8 * 3) == 3 && get32(RX_USED + 8 + 8 * 3) == 100,
+	   "mrg: the next frame goes to the first kept chain");
+
+	/* A readable chain between good ones: returned and counted, the rest used. */
+	setup(true, 1530);
+	for (unsigned i = 0; i < 6; i++) {
+		set_desc(RX_DESC, i, DATA + 0x1000 * i, 512, i == 1 ? 0 : F_WRITE, 0);
+		publish(1, RX_AVAIL, (uint16_t)i);
+	}
+	send(peer, frame, 600, 0);
+	net_path_rx(p, 64, &done);
+	ok(st.rx_malformed == 1 && st.rx_packets == 1 && get16(DATA + 10) == 2 &&
+	       get32(RX_USED + 4) == 1 && get32(RX_USED + 12) == 0 && get32(RX_USED + 20) == 2 &&
+	       get32(RX_USED + 24) == 88,
+	   "mrg: a readable chain in the middle is counted, the frame skips it");
 
 	/* Broken ring while gathering. */
 	setup(true, 1530);
