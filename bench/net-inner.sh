@@ -4,7 +4,10 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tests/lib/vmrun.sh"
 mib=${1:-128} runs=${2:-1}
+mib=$(( (mib + 15) / 16 * 16 )) # whole 16 MiB files on both sides
 bytes=$((mib << 20))
+dd if=/dev/zero of=/tmp/bn-z bs=1M count=16 2>/dev/null
+zs=$(for _ in $(seq 1 $((mib / 16))); do printf '/tmp/bn-z '; done)
 cp "$KVIRT_GUEST_KERNEL" /tmp/vmlinuz && cp "$KVIRT_GUEST_INITRD" /tmp/initrd
 cmdline="console=ttyS0 quiet panic=-1 kvirt.test=bench-net kvirt.net_bytes=$bytes"
 vmm=$(command -v kvirt-vmm)
@@ -31,7 +34,7 @@ one_run() {
 	# Receiver-side timing and exit counts around each transfer.
 	busybox nc -l -p 5301 -e sh -c "cat /sys/kernel/debug/kvm/exits >/tmp/bn-g2h-e0; cut -d\" \" -f1 /proc/uptime >/tmp/bn-g2h-t0; cat >/dev/null; cut -d\" \" -f1 /proc/uptime >/tmp/bn-g2h-t1; cat /sys/kernel/debug/kvm/exits >/tmp/bn-g2h-e1" &
 	local p1=$!
-	busybox nc -l -p 5302 -e sh -c "cat /sys/kernel/debug/kvm/exits >/tmp/bn-h2g-e0; head -c $bytes /dev/zero; sleep 0.5; cat /sys/kernel/debug/kvm/exits >/tmp/bn-h2g-e1" &
+	busybox nc -l -p 5302 -e sh -c "cat /sys/kernel/debug/kvm/exits >/tmp/bn-h2g-e0; cat $zs; sleep 0.5; cat /sys/kernel/debug/kvm/exits >/tmp/bn-h2g-e1" &
 	local p2=$!
 	kv_vm_run 1500 "$log" -- "$@"
 	kill $p1 $p2 2>/dev/null
