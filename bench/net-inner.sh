@@ -6,14 +6,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 mib=${1:-128} runs=${2:-1}
 mib=$(( (mib + 15) / 16 * 16 )) # whole 16 MiB files on both sides
 bytes=$((mib << 20))
-dd if=/dev/zero of=/tmp/bn-z bs=1M count=16 2>/dev/null
-zs=$(for _ in $(seq 1 $((mib / 16))); do printf '/tmp/bn-z '; done)
+dd if=/dev/zero of=/tmp/bnz16 bs=1M count=16 2>/dev/null
+zs=$(for _ in $(seq 1 $((mib / 16))); do printf '/tmp/bnz16 '; done)
 cp "$KVIRT_GUEST_KERNEL" /tmp/vmlinuz && cp "$KVIRT_GUEST_INITRD" /tmp/initrd
 cmdline="console=ttyS0 quiet panic=-1 kvirt.test=bench-net kvirt.net_bytes=$bytes"
 vmm=$(command -v kvirt-vmm)
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
-exits() { cat /sys/kernel/debug/kvm/exits 2>/dev/null || echo 0; }
-export -f exits 2>/dev/null
+# KVM debugfs counters (all VMs; one VM runs at a time): total exits first.
+stats="exits halt_exits io_exits mmio_exits irq_exits irq_injections"
+snap="cd /sys/kernel/debug/kvm && cat $stats"
 
 kvirt_cmd=("$vmm" --kernel /tmp/vmlinuz --initrd /tmp/initrd --cpus 1 --memory 512M
 	--net tap=kvtap0,queues=1 --cmdline "$cmdline")
@@ -32,9 +33,9 @@ one_run() {
 		ip addr add 10.77.0.1/24 dev kvtap0 || { echo "bench: tap setup failed" >&2; return; }
 	rm -f /tmp/bn-*
 	# Receiver-side timing and exit counts around each transfer.
-	busybox nc -l -p 5301 -e sh -c "cat /sys/kernel/debug/kvm/exits >/tmp/bn-g2h-e0; cut -d\" \" -f1 /proc/uptime >/tmp/bn-g2h-t0; cat >/dev/null; cut -d\" \" -f1 /proc/uptime >/tmp/bn-g2h-t1; cat /sys/kernel/debug/kvm/exits >/tmp/bn-g2h-e1" &
+	busybox nc -l -p 5301 -e sh -c "($snap) >/tmp/bn-g2h-e0; cut -d\" \" -f1 /proc/uptime >/tmp/bn-g2h-t0; cat >/dev/null; cut -d\" \" -f1 /proc/uptime >/tmp/bn-g2h-t1; ($snap) >/tmp/bn-g2h-e1" &
 	local p1=$!
-	busybox nc -l -p 5302 -e sh -c "cat /sys/kernel/debug/kvm/exits >/tmp/bn-h2g-e0; cat $zs; sleep 0.5; cat /sys/kernel/debug/kvm/exits >/tmp/bn-h2g-e1" &
+	busybox nc -l -p 5302 -e sh -c "($snap) >/tmp/bn-h2g-e0; cat $zs; sleep 0.5; ($snap) >/tmp/bn-h2g-e1" &
 	local p2=$!
 	kv_vm_run 1500 "$log" -- "$@"
 	kill $p1 $p2 2>/dev/null
@@ -51,9 +52,12 @@ one_run() {
 	g2h=$(awk -v b=$bytes -v ms=$g2h_ms 'BEGIN { printf "%.1f", b / 1048576 / (ms / 1000) }')
 	h2g=$(sed -n 's/.*h2g_MiBps=\([0-9.]*\).*/\1/p' <<<"$detail")
 	rtt=$(sed -n 's/.*rtt_avg_ms=\([0-9.]*\).*/\1/p' <<<"$detail")
-	ex_g=$(( ($(cat /tmp/bn-g2h-e1 || echo 0) - $(cat /tmp/bn-g2h-e0 || echo 0)) / mib ))
-	ex_h=$(( ($(cat /tmp/bn-h2g-e1 || echo 0) - $(cat /tmp/bn-h2g-e0 || echo 0)) / mib ))
-	echo "bench: $name run $i: g2h $g2h MiB/s ($g2h_ms ms), h2g $h2g MiB/s, rtt $rtt ms, exits/MiB g2h $ex_g h2g $ex_h; $(grep -a 'net kvtap0: rx' "$log")" >&2
+	# per MiB: "exits halt io mmio irq injections"
+	perm() { paste "$1" "$2" 2>/dev/null | awk -v m=$mib '{ printf "%d ", ($2 - $1) / m }'; }
+	local bd_g bd_h
+	bd_g=$(perm /tmp/bn-g2h-e0 /tmp/bn-g2h-e1) bd_h=$(perm /tmp/bn-h2g-e0 /tmp/bn-h2g-e1)
+	ex_g=${bd_g%% *} ex_h=${bd_h%% *}
+	echo "bench: $name run $i: g2h $g2h MiB/s ($g2h_ms ms), h2g $h2g MiB/s, rtt $rtt ms, per MiB ($stats) g2h: $bd_g h2g: $bd_h; $(grep -a 'net kvtap0: rx' "$log")" >&2
 	res[$name-g2h]+="$g2h " res[$name-h2g]+="$h2g " res[$name-rtt]+="$rtt "
 	res[$name-exg]+="$ex_g " res[$name-exh]+="$ex_h "
 	ip link del kvtap0 2>/dev/null
