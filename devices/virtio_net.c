@@ -317,8 +317,11 @@ static void *pair_thread(void *arg)
 		return NULL;
 	}
 	/* Work queued before DRIVER_OK (or before this thread ran) is picked up now. */
-	if (ctrl)
-		ctrl_broken = !ctrl_process(n);
+	if (ctrl && !ctrl_process(n)) {
+		ctrl_broken = true;
+		kv_warn("net %s: malformed control queue; device needs reset", n->name);
+		virtio_pci_needs_reset(&n->t);
+	}
 	tap_update(&l);
 	tx_run(&l);
 	rx_run(&l);
