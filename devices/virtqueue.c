@@ -170,6 +170,15 @@ int virtq_pop(struct virtq *q, struct virtq_req *req)
 	return 1;
 }
 
+void virtq_unpop(struct virtq *q, uint16_t n)
+{
+	if (!q->avail)
+		return;
+	q->last_avail = (uint16_t)(q->last_avail - n);
+	if (q->event_idx)
+		__atomic_store_n(avail_event(q), q->last_avail, __ATOMIC_RELAXED);
+}
+
 void virtq_push(struct virtq *q, uint16_t head, uint32_t len)
 {
 	if (!q->used)
@@ -215,8 +224,30 @@ bool virtq_enable_notify(struct virtq *q)
 	return __atomic_load_n(avail_idx(q), __ATOMIC_ACQUIRE) != q->last_avail;
 }
 
+bool virtq_enable_notify_after(struct virtq *q, uint16_t idx)
+{
+	if (!q->avail)
+		return false;
+	if (q->event_idx)
+		__atomic_store_n(avail_event(q), idx, __ATOMIC_RELAXED);
+	else
+		__atomic_store_n(used_flags(q), 0, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return __atomic_load_n(avail_idx(q), __ATOMIC_ACQUIRE) != idx;
+}
+
 void virtq_disable_notify(struct virtq *q)
 {
-	if (q->used && !q->event_idx)
+	if (!q->used)
+		return;
+	if (!q->event_idx) {
 		__atomic_store_n(used_flags(q), VIRTQ_USED_F_NO_NOTIFY, __ATOMIC_RELAXED);
+		return;
+	}
+	/*
+	 * An avail_event just behind what we took: the driver's "old" index is
+	 * never behind last_avail, so no publication crosses it (2.7.10).
+	 * virtq_pop() moves it forward again.
+	 */
+	__atomic_store_n(avail_event(q), (uint16_t)(q->last_avail - 1), __ATOMIC_RELAXED);
 }

@@ -29,6 +29,8 @@ void vmm_config_clear(struct vmm_config *cfg)
 		free(cfg->disks[i].path);
 		free(cfg->disks[i].serial);
 	}
+	for (unsigned i = 0; i < cfg->nnets; i++)
+		free(cfg->nets[i].tap);
 	vmm_config_init(cfg);
 }
 
@@ -207,6 +209,135 @@ static int parse_disk(struct vmm_config *cfg, const char *v, struct kv_err **err
 	return 0;
 }
 
+static int parse_mac(const char *v, uint8_t mac[6])
+{
+	unsigned b[6];
+	char end;
+	if (strlen(v) != 17 || sscanf(v, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+				      &b[4], &b[5], &end) != 6)
+		return -EINVAL;
+	for (unsigned i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	/* A multicast address cannot be a NIC's. */
+	return (mac[0] & 1) ? -EINVAL : 0;
+}
+
+static int parse_net_key(struct vmm_net *d, unsigned n, const char *key, const char *v,
+			 struct kv_err **err)
+{
+	uint64_t u;
+	if (!strcmp(key, "tap")) {
+		if (!*v || strlen(v) >= 16 || strchr(v, '/') || strchr(v, ' '))
+			return kv_err_set(err, EINVAL,
+					  "net %u: tap: \"%s\" is not an interface name", n, v);
+		if (replace_str(&d->tap, v) < 0)
+			return kv_err_set(err, ENOMEM, "net %u: out of memory", n);
+		return 0;
+	}
+	if (!strcmp(key, "fd")) {
+		/* "3" or "3:4:5": one tap queue fd per queue pair. */
+		_cleanup_free_ char *copy = strdup(v);
+		if (!copy)
+			return kv_err_set(err, ENOMEM, "net %u: out of memory", n);
+		d->nfds = 0;
+		char *save = NULL;
+		for (char *tok = strtok_r(copy, ":", &save); tok;
+		     tok = strtok_r(NULL, ":", &save)) {
+			if (kv_parse_u64(tok, &u) < 0 || u < 3 || u > INT32_MAX)
+				return kv_err_set(err, EINVAL,
+						  "net %u: fd: \"%s\" is not a file descriptor "
+						  "number (3 or more)",
+						  n, tok);
+			if (d->nfds == VMM_MAX_NET_QUEUES)
+				return kv_err_set(err, E2BIG, "net %u: fd: at most %d fds", n,
+						  VMM_MAX_NET_QUEUES);
+			d->fds[d->nfds++] = (int)u;
+		}
+		if (!d->nfds)
+			return kv_err_set(err, EINVAL, "net %u: fd: empty", n);
+		return 0;
+	}
+	if (!strcmp(key, "mac")) {
+		if (parse_mac(v, d->mac) < 0)
+			return kv_err_set(err, EINVAL,
+					  "net %u: mac: \"%s\" is not a unicast MAC like "
+					  "52:54:00:12:34:56",
+					  n, v);
+		d->has_mac = true;
+		return 0;
+	}
+	if (!strcmp(key, "queues")) {
+		if (kv_parse_u64(v, &u) < 0 || u < 1 || u > VMM_MAX_NET_QUEUES)
+			return kv_err_set(err, EINVAL, "net %u: queues: \"%s\" is not 1..%d", n, v,
+					  VMM_MAX_NET_QUEUES);
+		d->queues = (unsigned)u;
+		return 0;
+	}
+	if (!strcmp(key, "mtu")) {
+		if (kv_parse_u64(v, &u) < 0 || u < 68 || u > 65535)
+			return kv_err_set(err, EINVAL, "net %u: mtu: \"%s\" is not 68..65535", n,
+					  v);
+		d->mtu = (unsigned)u;
+		return 0;
+	}
+	if (!strcmp(key, "queue_size")) {
+		if (kv_parse_u64(v, &u) < 0 || u < 2 || u > 1024 || (u & (u - 1)))
+			return kv_err_set(err, EINVAL,
+					  "net %u: queue_size: \"%s\" is not a power of two in "
+					  "2..1024",
+					  n, v);
+		d->queue_size = (unsigned)u;
+		return 0;
+	}
+	return kv_err_set(err, EINVAL,
+			  "net %u: unknown key \"%s\" (tap, fd, mac, queues, mtu, queue_size)", n,
+			  key);
+}
+
+static struct vmm_net *net_add(struct vmm_config *cfg)
+{
+	if (cfg->nnets == VMM_MAX_NETS)
+		return NULL;
+	unsigned n = cfg->nnets++; /* cleared by vmm_config_clear() even when parsing fails */
+	struct vmm_net *d = &cfg->nets[n];
+	*d = (struct vmm_net){ .queue_size = VMM_DEFAULT_QUEUE_SIZE,
+			       .mac = { 0x52, 0x54, 0x00, 0x12, 0x34, (uint8_t)(0x56 + n) } };
+	return d;
+}
+
+static int net_check(const struct vmm_net *d, unsigned n, struct kv_err **err)
+{
+	if (!d->tap == !d->nfds)
+		return kv_err_set(err, EINVAL, "net %u: give exactly one of tap=NAME or fd=N", n);
+	if (d->nfds && d->queues && d->queues != d->nfds)
+		return kv_err_set(err, EINVAL, "net %u: queues=%u but %u fd(s)", n, d->queues,
+				  d->nfds);
+	return 0;
+}
+
+/* "tap=tap0,mac=52:54:00:12:34:56,queues=2,mtu=9000" or "fd=3:4,..." */
+static int parse_net(struct vmm_config *cfg, const char *v, struct kv_err **err)
+{
+	unsigned n = cfg->nnets;
+	struct vmm_net *d = net_add(cfg);
+	if (!d)
+		return kv_err_set(err, E2BIG, "net: at most %d interfaces", VMM_MAX_NETS);
+	_cleanup_free_ char *copy = strdup(v);
+	if (!copy)
+		return kv_err_set(err, ENOMEM, "net: out of memory");
+	char *save = NULL;
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		if (!eq)
+			return kv_err_set(err, EINVAL, "net %u: \"%s\" is not key=value", n, tok);
+		*eq = 0;
+		int r = parse_net_key(d, n, tok, eq + 1, err);
+		if (r < 0)
+			return r;
+	}
+	return net_check(d, n, err);
+}
+
 int vmm_config_set(struct vmm_config *cfg, const char *field, const char *value,
 		   struct kv_err **err)
 {
@@ -240,6 +371,8 @@ int vmm_config_set(struct vmm_config *cfg, const char *field, const char *value,
 			return kv_err_set(err, ENOMEM, "api: out of memory");
 		return 0;
 	}
+	if (!strcmp(field, "net"))
+		return parse_net(cfg, value, err);
 	if (!strcmp(field, "pit")) {
 		if (!strcmp(value, "on") || !strcmp(value, "true"))
 			cfg->pit = true;
@@ -254,8 +387,39 @@ int vmm_config_set(struct vmm_config *cfg, const char *field, const char *value,
 
 static const char *const json_fields[] = {
 	"kernel",    "initrd", "cmdline", "cpus", "memory", "serial",
-	"hugepages", "pit",    "disks",	  "api",  NULL,
+	"hugepages", "pit",    "disks",	  "nets", "api",    NULL,
 };
+
+/* A JSON scalar in the textual form the flags use (booleans as on/off). */
+static int json_value_text(const struct kv_json *o, const char *field, const char *what,
+			   char num[24], const char **v, struct kv_err **err)
+{
+	int r;
+	*v = NULL;
+	switch (kv_json_field_type(o, field)) {
+	case KV_JSON_ABSENT: return 0;
+	case KV_JSON_STRING:
+		if ((r = kv_json_get_string(o, field, v, err)) < 0)
+			return r;
+		return 1;
+	case KV_JSON_BOOL: {
+		bool b = false;
+		if ((r = kv_json_get_bool(o, field, &b, err)) < 0)
+			return r;
+		*v = b ? "on" : "off";
+		return 1;
+	}
+	case KV_JSON_INTEGER: {
+		uint64_t u = 0;
+		if ((r = kv_json_get_u64(o, field, &u, err)) < 0)
+			return r;
+		snprintf(num, 24, "%llu", (unsigned long long)u);
+		*v = num;
+		return 1;
+	}
+	default: return kv_err_set(err, EINVAL, "%s.%s: wrong type", what, field);
+	}
+}
 
 /* "disks": [{"path": "/img", "readonly": true, "cache": "none", "queues": 2, ...}] */
 static int disks_from_json(struct vmm_config *cfg, const struct kv_json *root, struct kv_err **err)
@@ -282,36 +446,48 @@ static int disks_from_json(struct vmm_config *cfg, const struct kv_json *root, s
 		for (size_t f = 0; fields[f]; f++) {
 			char num[24];
 			const char *v = NULL;
-			switch (kv_json_field_type(o, fields[f])) {
-			case KV_JSON_ABSENT: continue;
-			case KV_JSON_STRING:
-				if ((r = kv_json_get_string(o, fields[f], &v, err)) < 0)
-					return r;
-				break;
-			case KV_JSON_BOOL: {
-				bool b = false;
-				if ((r = kv_json_get_bool(o, fields[f], &b, err)) < 0)
-					return r;
-				v = b ? "on" : "off";
-				break;
-			}
-			case KV_JSON_INTEGER: {
-				uint64_t u = 0;
-				if ((r = kv_json_get_u64(o, fields[f], &u, err)) < 0)
-					return r;
-				snprintf(num, sizeof(num), "%llu", (unsigned long long)u);
-				v = num;
-				break;
-			}
-			default:
-				return kv_err_set(err, EINVAL, "disks[%zu].%s: wrong type", i,
-						  fields[f]);
-			}
-			if ((r = parse_disk_key(d, n, fields[f], v, err)) < 0)
+			if ((r = json_value_text(o, fields[f], what, num, &v, err)) < 0)
+				return r;
+			if (r > 0 && (r = parse_disk_key(d, n, fields[f], v, err)) < 0)
 				return r;
 		}
 		if (!d->path)
 			return kv_err_set(err, EINVAL, "disks[%zu].path: required", i);
+	}
+	return 0;
+}
+
+/* "nets": [{"tap": "tap0", "mac": "52:54:00:12:34:56", "queues": 2, "mtu": 9000}] */
+static int nets_from_json(struct vmm_config *cfg, const struct kv_json *root, struct kv_err **err)
+{
+	static const char *const fields[] = { "tap", "fd",	   "mac", "queues",
+					      "mtu", "queue_size", NULL };
+	const struct kv_json *arr = NULL;
+	int r = kv_json_get_array(root, "nets", &arr, err);
+	if (r <= 0)
+		return r;
+	for (size_t i = 0; i < kv_json_array_len(arr); i++) {
+		const struct kv_json *o = kv_json_array_at(arr, i);
+		if (kv_json_type_of(o) != KV_JSON_OBJECT)
+			return kv_err_set(err, EINVAL, "nets[%zu]: must be an object", i);
+		char what[32];
+		snprintf(what, sizeof(what), "nets[%zu]", i);
+		if ((r = kv_json_check_fields(o, what, fields, err)) < 0)
+			return r;
+		unsigned n = cfg->nnets;
+		struct vmm_net *d = net_add(cfg);
+		if (!d)
+			return kv_err_set(err, E2BIG, "nets: at most %d interfaces", VMM_MAX_NETS);
+		for (size_t f = 0; fields[f]; f++) {
+			char num[24];
+			const char *v = NULL;
+			if ((r = json_value_text(o, fields[f], what, num, &v, err)) < 0)
+				return r;
+			if (r > 0 && (r = parse_net_key(d, n, fields[f], v, err)) < 0)
+				return r;
+		}
+		if ((r = net_check(d, n, err)) < 0)
+			return r;
 	}
 	return 0;
 }
@@ -342,6 +518,9 @@ int vmm_config_from_json(struct vmm_config *cfg, const char *buf, size_t len, co
 	if (r < 0)
 		return r;
 	r = disks_from_json(cfg, root, err);
+	if (r < 0)
+		return r;
+	r = nets_from_json(cfg, root, err);
 	if (r < 0)
 		return r;
 
@@ -444,8 +623,26 @@ int vmm_config_validate(struct vmm_config *cfg, bool check_files, struct kv_err 
 		if (!cfg->serial_path)
 			return kv_err_set(err, EINVAL, "serial: needs a path");
 	}
+	for (unsigned i = 0; i < cfg->nnets; i++) {
+		struct vmm_net *d = &cfg->nets[i];
+		if (!d->queues)
+			d->queues = d->nfds			     ? d->nfds
+				    : cfg->cpus < VMM_MAX_NET_QUEUES ? cfg->cpus
+								     : VMM_MAX_NET_QUEUES;
+		if (!d->mtu)
+			d->mtu = VMM_DEFAULT_NET_MTU;
+		for (unsigned j = 0; j < i; j++)
+			if (d->tap && cfg->nets[j].tap && !strcmp(d->tap, cfg->nets[j].tap))
+				return kv_err_set(err, EINVAL, "net %u: tap %s is used twice", i,
+						  d->tap);
+	}
 	if (!check_files)
 		return 0;
+	for (unsigned i = 0; i < cfg->nnets; i++)
+		for (unsigned j = 0; j < cfg->nets[i].nfds; j++)
+			if (fcntl(cfg->nets[i].fds[j], F_GETFD) < 0)
+				return kv_err_errno(err, "net %u: fd %d is not open", i,
+						    cfg->nets[i].fds[j]);
 	if ((r = check_file("kernel", cfg->kernel, err)) < 0)
 		return r;
 	if (cfg->initrd && (r = check_file("initrd", cfg->initrd, err)) < 0)

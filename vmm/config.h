@@ -55,6 +55,22 @@ struct vmm_disk {
 	unsigned queue_size; /* power of two, 2..1024 */
 };
 
+#define VMM_MAX_NETS	    4
+#define VMM_MAX_NET_QUEUES  8 /* queue pairs per interface (VIRTIO_NET_MAX_PAIRS) */
+#define VMM_DEFAULT_NET_MTU 1500
+
+/* A virtio-net interface on a tap: tap=NAME (created/attached here) or fd=N[:N...]. */
+struct vmm_net {
+	char *tap;		     /* NULL when fds are given */
+	int fds[VMM_MAX_NET_QUEUES]; /* already-open tap queue fds (from the launcher) */
+	unsigned nfds;
+	uint8_t mac[6]; /* default 52:54:00:12:34:56 + index */
+	bool has_mac;
+	unsigned queues;     /* queue pairs; 0: one per vCPU (tap=) or one per fd */
+	unsigned mtu;	     /* 68..65535; 0: 1500 */
+	unsigned queue_size; /* power of two, 2..1024 */
+};
+
 struct vmm_config {
 	char *kernel;
 	char *initrd;  /* NULL: none */
@@ -68,6 +84,8 @@ struct vmm_config {
 	char *api_path; /* control socket (--api unix:PATH); NULL: none */
 	struct vmm_disk disks[VMM_MAX_DISKS];
 	unsigned ndisks;
+	struct vmm_net nets[VMM_MAX_NETS];
+	unsigned nnets;
 };
 
 void vmm_config_init(struct vmm_config *cfg);

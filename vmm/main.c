@@ -33,6 +33,8 @@ static void usage(FILE *f)
 	      "[--gid N]\n"
 	      "                 [--disk path=IMG[,readonly=on][,cache=none|writeback][,queues=N]\n"
 	      "                         [,queue_size=N][,serial=S][,backend=io_uring|threads]]...\n"
+	      "                 [--net tap=NAME|fd=N[:N...][,mac=MAC][,queues=N][,mtu=N]\n"
+	      "                        [,queue_size=N]]...\n"
 	      "Flags override the config file.  Exit status: 0 guest powered off, 1 VMM error,\n"
 	      "2 guest reboot, 3 guest panic/crash, 128+N killed by signal N.\n",
 	      f);
@@ -61,6 +63,7 @@ int main(int argc, char **argv)
 		{ "uid", required_argument, NULL, 'U' },
 		{ "gid", required_argument, NULL, 'G' },
 		{ "api", required_argument, NULL, 'A' },
+		{ "net", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -122,6 +125,7 @@ int main(int argc, char **argv)
 		case 'P': field = "pit"; break;
 		case 'D': field = "disk"; break;
 		case 'A': field = "api"; break;
+		case 'T': field = "net"; break;
 		default: usage(stderr); return VMM_EXIT_ERROR;
 		}
 		if (nflags == KV_ARRAY_SIZE(flag_field)) {

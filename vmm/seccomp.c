@@ -110,6 +110,7 @@ static const struct syscall_rule {
 	{ "shutdown", M, ARG_ANY },
 	{ "getsockopt", M, ARG_ANY },	 /* SO_PEERCRED of control-socket clients */
 	{ "fcntl", M | V | I, ARG_ANY }, /* O_NONBLOCK on accepted sockets and taps */
+	{ "epoll_create1", I, ARG_ANY }, /* each virtio-net queue pair thread's own loop */
 	{ "epoll_wait", M | I, ARG_ANY },
 	{ "epoll_pwait", M | I, ARG_ANY },
 	{ "epoll_ctl", M | V | I, ARG_ANY }, /* add/remove tap and client fds */
@@ -154,7 +155,8 @@ static const struct ioctl_rule {
 	{ "KVM_SET_GSI_ROUTING", KVM_SET_GSI_ROUTING, M | V }, /* MSI-X vector (un)mask */
 	{ "TUNSETOFFLOAD", TUNSETOFFLOAD, V },		       /* virtio-net feature negotiation */
 	{ "TUNSETVNETHDRSZ", TUNSETVNETHDRSZ, V },	       /* virtio-net feature negotiation */
-	{ "TCGETS", TCGETS, M },			       /* console: restore the terminal */
+	{ "TUNSETQUEUE", TUNSETQUEUE, V | I }, /* virtio-net: DRIVER_OK, ctrl MQ_VQ_PAIRS_SET */
+	{ "TCGETS", TCGETS, M },	       /* console: restore the terminal */
 	{ "TCSETS", TCSETS, M },
 };
 

@@ -20,6 +20,7 @@
 #include "kvirt/cleanup.h"
 #include "kvirt/log.h"
 #include "kvirt/thread.h"
+#include "kvirt/net.h"
 #include "kvirt/util.h"
 
 /* Where KVM may put its real-mode TSS and identity page (Intel only); inside the hole. */
@@ -230,6 +231,46 @@ static int vm_setup_memory(struct vm *vm, struct kv_err **err)
 	return 0;
 }
 
+/* One virtio-net per --net: open (or take) the tap queue fds, then the device owns them. */
+static int vm_setup_nets(struct vm *vm, struct kv_err **err)
+{
+	for (unsigned i = 0; i < vm->cfg->nnets; i++) {
+		const struct vmm_net *d = &vm->cfg->nets[i];
+		struct virtio_net_config nc = { .pairs = d->queues,
+						.mtu = d->mtu,
+						.queue_size = d->queue_size };
+		char name[32];
+		memcpy(nc.mac, d->mac, 6);
+		if (d->tap) {
+			int r = net_tap_create(d->tap, d->queues, nc.fds, err);
+			if (r < 0)
+				return r;
+			nc.name = d->tap;
+		} else {
+			/* The fds stay the config's; the device gets duplicates. */
+			for (unsigned q = 0; q < d->nfds; q++) {
+				nc.fds[q] = fcntl(d->fds[q], F_DUPFD_CLOEXEC, 3);
+				if (nc.fds[q] < 0) {
+					int r = kv_err_errno(err, "net %u: fd %d", i, d->fds[q]);
+					while (q > 0)
+						kv_close_safe(nc.fds[--q]);
+					return r;
+				}
+			}
+			snprintf(name, sizeof(name), "fd=%d", d->fds[0]);
+			nc.name = name;
+		}
+		int r = virtio_net_create(&nc, &vm->host, &vm->mem, &vm->nets[i], err);
+		if (r < 0)
+			return r;
+		vm->nnets++;
+		r = pci_host_add(&vm->pci, virtio_net_pci(vm->nets[i]), err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int vm_setup_devices(struct vm *vm, int console_fd, struct kv_err **err)
 {
 	vm->host = (struct dev_host){ .set_irq = host_set_irq,
@@ -270,7 +311,7 @@ static int vm_setup_devices(struct vm *vm, int console_fd, struct kv_err **err)
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	return vm_setup_nets(vm, err);
 }
 
 static int vm_load_guest(struct vm *vm, struct kv_err **err)
@@ -423,6 +464,9 @@ void vm_destroy(struct vm *vm)
 	for (unsigned i = 0; i < vm->ndisks; i++)
 		virtio_blk_destroy(vm->disks[i]);
 	vm->ndisks = 0;
+	for (unsigned i = 0; i < vm->nnets; i++)
+		virtio_net_destroy(vm->nets[i]);
+	vm->nnets = 0;
 	bus_clear(&vm->pio);
 	bus_clear(&vm->mmio);
 	pci_host_destroy(&vm->pci);

@@ -19,6 +19,7 @@
 #include "kvirt/guest_mem.h"
 #include "kvirt/pci.h"
 #include "kvirt/virtio_blk.h"
+#include "kvirt/virtio_net.h"
 
 /* Process exit status (docs/vmm.md). */
 enum vmm_exit_code {
@@ -62,6 +63,8 @@ struct vm {
 	struct pci_host pci;
 	struct virtio_blk *disks[VMM_MAX_DISKS];
 	unsigned ndisks;
+	struct virtio_net *nets[VMM_MAX_NETS];
+	unsigned nnets;
 	struct bzimage_info kernel;
 	struct boot_plan plan;
 	struct vcpu *vcpus;

@@ -83,6 +83,14 @@ void virtq_reset(struct virtq *q);
  */
 int virtq_pop(struct virtq *q, struct virtq_req *req);
 
+/*
+ * Give back the last `n` chains taken by virtq_pop() without using them:
+ * they are taken again, unchanged, by the next pops (virtio-net pops
+ * receive buffers for the largest frame, then returns what a smaller one
+ * did not need).  `n` must not exceed the chains popped and not pushed.
+ */
+void virtq_unpop(struct virtq *q, uint16_t n);
+
 /* Return chain `head` with `len` bytes written into its writable buffers. */
 void virtq_push(struct virtq *q, uint16_t head, uint32_t len);
 
@@ -98,6 +106,13 @@ bool virtq_should_notify(struct virtq *q);
  * arrived meanwhile, so the caller polls again instead of sleeping.
  */
 bool virtq_enable_notify(struct virtq *q);
+/*
+ * Like virtq_enable_notify(), but ask for a kick only when the driver
+ * publishes past available index `idx` (the index already seen): for a
+ * device that left buffers in the ring because they were not enough.
+ * Returns true when the index moved past `idx` meanwhile.
+ */
+bool virtq_enable_notify_after(struct virtq *q, uint16_t idx);
 /* While processing: tell the driver kicks are not needed. */
 void virtq_disable_notify(struct virtq *q);
 

@@ -45,6 +45,13 @@ check "disk without path" "disk 0: path: required" --kernel "$kernel" --disk rea
 check "missing disk image" "disk 0: path: cannot stat /nonexistent.img" --kernel "$kernel" --disk path=/nonexistent.img
 check "bad disk cache" 'disk 0: cache: "unsafe"' --kernel "$kernel" --disk "path=$kernel,cache=unsafe"
 check "bad disk queue size" "disk 1: queue_size" --kernel "$kernel" --disk "path=$kernel" --disk "path=$kernel,queue_size=3"
+check "net without tap or fd" "net 0: give exactly one of tap=NAME or fd=N" --kernel "$kernel" --net mtu=1500
+check "net with tap and fd" "net 0: give exactly one" --kernel "$kernel" --net tap=t0,fd=3
+check "bad net mac" 'net 0: mac: "01:00:5e:00:00:01" is not a unicast MAC' --kernel "$kernel" --net tap=t0,mac=01:00:5e:00:00:01
+check "bad net mtu" 'net 0: mtu: "10"' --kernel "$kernel" --net tap=t0,mtu=10
+check "too many net queues" 'net 0: queues: "9"' --kernel "$kernel" --net tap=t0,queues=9
+check "net fd not open" "net 0: fd 987 is not open" --kernel "$kernel" --net fd=987
+check "net fds and queues disagree" "net 0: queues=3 but 2 fd(s)" --kernel "$kernel" --net fd=3:4,queues=3
 check "cmdline too long" "cmdline:" --kernel "$kernel" --cmdline "$(head -c 5000 /dev/zero | tr '\0' x)"
 check "unknown flag" "usage:" --kernel "$kernel" --frobnicate
 check "stray argument" 'unexpected argument "extra"' --kernel "$kernel" extra
