@@ -7,6 +7,7 @@
 #include <linux/fs.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -96,6 +97,9 @@ static void io_finish(struct blk_io *io, int res);
 static void *pool_worker(void *arg)
 {
 	struct blk_queue *bq = arg;
+	char name[16];
+	snprintf(name, sizeof(name), "blk-io%u", bq->q->index);
+	pthread_setname_np(pthread_self(), name);
 	pthread_mutex_lock(&bq->lock);
 	for (;;) {
 		while (!bq->todo && !bq->pool_exit)
@@ -433,6 +437,9 @@ static void drain_fd(int fd)
 static void *queue_thread(void *arg)
 {
 	struct blk_queue *bq = arg;
+	char name[16];
+	snprintf(name, sizeof(name), "blk-q%u", bq->q->index);
+	pthread_setname_np(pthread_self(), name); /* for top/perf; failure is harmless */
 	bool broken = false, stopping = false;
 	struct pollfd p[3] = {
 		{ .fd = bq->q->kick_fd, .events = POLLIN },
