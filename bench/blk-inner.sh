@@ -27,27 +27,31 @@ njobs=$(echo $jobs | wc -w)
 # The guest prints a line per job; the host samples the VM's exit counter
 # when it sees BENCH-BEGIN and BENCH-END.  The 1 s pauses let the sample
 # land before fio starts and after it ends, so it covers the whole job.
+# Kept short: it travels base64-encoded on the kernel command line (2 KiB).
+# terse v3 fields: 6 read KiB, 8 read IOPS, 47 write KiB, 49 write IOPS.
+# BENCH-DIAG: platform facts that change the guest's cost per I/O.
 guest_script=$(cat <<GUEST
-echo "BENCH-GUEST cpus=\$(grep -c ^processor /proc/cpuinfo) queues=\$(ls /sys/block/vda/mq 2>/dev/null | wc -l) clocksource=\$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+echo "BENCH-GUEST queues=\$(ls /sys/block/vda/mq|wc -l)"
 for j in $jobs; do
-	rw=\${j%%:*} rest=\${j#*:}; bs=\${rest%%:*} qd=\${rest#*:}
-	echo "BENCH-BEGIN \$j"
-	sleep 1
-	fio --name=b --filename=/dev/vda --direct=1 --ioengine=libaio --rw=\$rw --bs=\$bs \
-		--iodepth=\$qd --size=$fio_size --runtime=$secs --time_based --output-format=terse \
-		--terse-version=3 >/tmp/o 2>/tmp/e || { echo "BENCH-FAIL \$j \$(tail -1 /tmp/e)"; continue; }
-	sleep 1
-	echo "BENCH-END \$j"
-	# terse v3 fields: 6 read KiB, 8 read IOPS, 47 write KiB, 49 write IOPS
-	awk -F';' -v j=\$j '{ printf "BENCH-RESULT %s rkb=%s riops=%s wkb=%s wiops=%s\n", j, \$6, \$8, \$47, \$49 }' /tmp/o
+rw=\${j%%:*} r=\${j#*:}; bs=\${r%%:*} qd=\${r#*:}
+echo "BENCH-BEGIN \$j"
+sleep 1
+fio --name=b --filename=/dev/vda --direct=1 --ioengine=libaio --rw=\$rw --bs=\$bs --iodepth=\$qd --size=$fio_size --runtime=$secs --time_based --output-format=terse --terse-version=3 >/tmp/o 2>/tmp/e || { echo "BENCH-FAIL \$j \$(tail -1 /tmp/e)"; continue; }
+sleep 1
+echo "BENCH-END \$j"
+awk -F';' -v j=\$j '{print "BENCH-RESULT",j,"rkb="\$6,"riops="\$8,"wkb="\$47,"wiops="\$49}' /tmp/o
 done
-grep -i virtio /proc/interrupts | sed 's/^/BENCH-IRQ /'
-# Time for the host to take its last sample before the VM powers off.
+grep virtio /proc/interrupts|sed 's/^/BENCH-IRQ /'
+{ grep -ow 'x2apic\|tsc_deadline_timer\|constant_tsc\|nonstop_tsc\|monitor' /proc/cpuinfo|sort -u|tr '\n' ' '; echo
+cat /sys/devices/system/clocksource/clocksource0/current_clocksource /sys/devices/system/cpu/cpuidle/current_driver /sys/block/vda/queue/scheduler
+dmesg|grep -i 'x2apic\|kvm-guest\|tsc:\|clocksource:\|apic:'|tail -12
+grep -v virtio /proc/interrupts|awk '\$2+\$3>0'; }|sed 's/^/BENCH-DIAG /'
 sleep 2
 GUEST
 )
 b64=$(printf '%s\n' "$guest_script" | base64 -w0)
 cmdline="console=ttyS0 quiet panic=-1 kvirt.run=$b64"
+[ ${#cmdline} -lt 2000 ] || { say "FAIL: guest command line is ${#cmdline} bytes (kernel limit 2047); fewer jobs?"; exit 1; }
 
 # Boot (initramfs with fio: ~40 s in the nested host) plus per job fio's
 # runtime, its start-up and the pauses; generous, since TCG is slow and
@@ -75,8 +79,14 @@ stats_snapshot() {
 # with one CPU in the nested host, CPU per I/O is what bounds IOPS.
 cpu_snapshot() {
 	awk '/^cpu / { print "~host_busy", $2 + $3 + $4 + $7 + $8; print "~host_idle", $5 + $6 }' /proc/stat
-	cat /proc/"$1"/task/*/stat 2>/dev/null | sed 's/.*) //' |
-		awk '{ u += $12; s += $13 } END { print "~vmm_user", u + 0; print "~vmm_sys", s + 0 }'
+	# Per thread name: user time less guest time (the VMM's own code), system time, guest time.
+	local t
+	for t in /proc/"$1"/task/*; do
+		read -r c <"$t/comm" 2>/dev/null || continue
+		read -r st <"$t/stat" 2>/dev/null || continue
+		echo "${c// /_} ${st##*) }"
+	done | awk '{ c = $1; gsub(/[0-9]+$/, "", c); u[c] += $13 - $42; s[c] += $14; g[c] += $42 }
+		END { for (c in u) { print "~" c "_user", u[c]; print "~" c "_sys", s[c]; print "~" c "_guest", g[c] } }'
 }
 # The counters that moved during the job, biggest first (exit reasons).
 stats_delta() {
@@ -99,24 +109,29 @@ run_vm() {
 	: >"$res.exits"
 	say "$name: booting ($cpus vCPUs, ${mem} MiB, ${size_mib} MiB raw image, jobs: $jobs)"
 	"$@" </dev/null >"$log" 2>&1 &
-	local pid=$! dir= seen=0 begin_exits=0 line ex job now
+	local pid=$! dir= seen=0 begin_exits= line ex job now
 	local phase=boot deadline=$(( $(date +%s) + boot_deadline )) why=
+	# The loop forks nothing while it waits (mapfile, read, printf are
+	# builtins): the nested host has one CPU, shared with the VM measured.
+	local -a all
 	while :; do
-		now=$(date +%s)
+		printf -v now '%(%s)T' -1
 		if ! kill -0 $pid 2>/dev/null; then
 			grep -aq '^KVIRT-RESULT' "$log" || why="VMM exited during $phase"
 			break
 		fi
 		[ -n "$dir" ] || dir=$(kvm_dir $pid)
-		local lines
-		# Only lines whose newline has arrived (a half-written line is cut).
-		lines=$(kv_complete_lines "$log" | grep -a '^BENCH-\|^KVIRT-' | tr -d '\r')
-		local n
-		n=$(printf '%s\n' "$lines" | grep -c '^BENCH-\|^KVIRT-')
+		mapfile all <"$log"
+		# Lines keep their newline: one without is still being written.
+		local n=${#all[@]}
+		[ "$n" -gt 0 ] && [ "${all[n - 1]: -1}" != $'\n' ] && n=$((n - 1))
 		while [ "$seen" -lt "$n" ]; do
+			line=${all[$seen]%$'\n'}
+			line=${line%$'\r'}
 			seen=$((seen + 1))
-			line=$(printf '%s\n' "$lines" | sed -n "${seen}p")
-			ex=$(cat "$dir/exits" 2>/dev/null) || ex=
+			case "$line" in BENCH-* | KVIRT-*) ;; *) continue ;; esac
+			ex=
+			[ -n "$dir" ] && read -r ex <"$dir/exits" 2>/dev/null
 			job=${line#* }
 			case "$line" in
 			BENCH-BEGIN*)
@@ -149,7 +164,7 @@ run_vm() {
 			why="no progress for $((boot_deadline > job_deadline ? boot_deadline : job_deadline)) s during $phase"
 			break
 		fi
-		sleep 0.05
+		sleep 0.1
 	done
 	[ -n "$dir" ] || why="${why:+$why; }no KVM debugfs directory for pid $pid"
 	kill $pid 2>/dev/null
@@ -181,11 +196,11 @@ run_vm() {
 }
 
 run_vm kvirt env KVIRT_LOG_LEVEL=info "$vmm" --kernel "$KVIRT_GUEST_KERNEL" \
-	--initrd "$KVIRT_GUEST_INITRD_FULL" --cpus $cpus --memory ${mem}M \
-	--disk "path=$img,cache=none,backend=io_uring" --cmdline "$cmdline"
+	--initrd "$KVIRT_GUEST_INITRD_FULL" --cpus $cpus --memory ${mem}M --hugepages thp \
+	--disk "path=$img,${KVIRT_BENCH_BLK_DISK:-cache=none,backend=io_uring}" --cmdline "$cmdline"
 grep -a 'interrupts:\|backend' /tmp/bench-kvirt.log | head -3 | sed 's/^/    /' >&2
 run_vm qemu qemu-system-x86_64 -M q35 -enable-kvm -cpu host -smp $cpus -m $mem -nodefaults \
-	-no-user-config -display none -no-reboot -serial stdio \
+	-no-user-config -display none -no-reboot -serial stdio -name qemu,debug-threads=on \
 	-kernel "$KVIRT_GUEST_KERNEL" -initrd "$KVIRT_GUEST_INITRD_FULL" -append "$cmdline" \
 	-drive "file=$img,if=none,id=d0,format=raw,aio=io_uring,cache=none" \
 	-device virtio-blk-pci,drive=d0,num-queues=$cpus
@@ -208,6 +223,7 @@ for j in $jobs; do
 			(ke != "-" && qe != "-" && qe > 0) ? sprintf("%.2fx", ke / qe) : "-" }'
 done
 for name in kvirt qemu; do
+	grep -a '^BENCH-DIAG' /tmp/bench-$name.log | tr -d '\r' | sed "s/^BENCH-DIAG/$name:/" >&2
 	# "BENCH-IRQ  25:  120  3  PCI-MSIX-0000:00:01.0  1-edge  virtio0-req.0": per-CPU counts summed
 	irqs=$(grep -a '^BENCH-IRQ' /tmp/bench-$name.log | tr -d '\r' | awk -v c=$cpus '{
 		s = 0; for (i = 3; i < 3 + c; i++) s += $i
