@@ -146,7 +146,7 @@ run_vm() {
 					echo "$job $((ex - begin_exits))" >>"$res.exits"
 					stats_snapshot "$dir" >/tmp/bench-stats.end
 					cpu_snapshot $pid >>/tmp/bench-stats.end
-					echo "$name $job: $(stats_delta)" >>/tmp/bench-breakdown
+					echo "$name r${round:-1} $job: $(stats_delta)" >>/tmp/bench-breakdown
 				fi
 				phase="after $job"
 				deadline=$((now + job_deadline))
@@ -195,42 +195,67 @@ run_vm() {
 	say "$name: done"
 }
 
-run_vm kvirt env KVIRT_LOG_LEVEL=info "$vmm" --kernel "$KVIRT_GUEST_KERNEL" \
-	--initrd "$KVIRT_GUEST_INITRD_FULL" --cpus $cpus --memory ${mem}M --hugepages thp \
-	--disk "path=$img,${KVIRT_BENCH_BLK_DISK:-cache=none,backend=io_uring}" --cmdline "$cmdline"
-grep -a 'interrupts:\|backend' /tmp/bench-kvirt.log | head -3 | sed 's/^/    /' >&2
-run_vm qemu qemu-system-x86_64 -M q35 -enable-kvm -cpu host -smp $cpus -m $mem -nodefaults \
-	-no-user-config -display none -no-reboot -serial stdio -name qemu,debug-threads=on \
-	-kernel "$KVIRT_GUEST_KERNEL" -initrd "$KVIRT_GUEST_INITRD_FULL" -append "$cmdline" \
-	-drive "file=$img,if=none,id=d0,format=raw,aio=io_uring,cache=none" \
-	-device virtio-blk-pci,drive=d0,num-queues=$cpus
+# Rounds alternate kvirt and QEMU so drift in the shared machine's load
+# hits both; the table sums over rounds (IOPS = mean, exits/io = sum/sum).
+rounds=${KVIRT_BENCH_BLK_ROUNDS:-2}
+: >/tmp/bench-kvirt.all
+: >/tmp/bench-qemu.all
+for round in $(seq 1 "$rounds"); do
+	say "round $round of $rounds"
+	run_vm kvirt env KVIRT_LOG_LEVEL=info "$vmm" --kernel "$KVIRT_GUEST_KERNEL" \
+		--initrd "$KVIRT_GUEST_INITRD_FULL" --cpus $cpus --memory ${mem}M --hugepages thp \
+		--disk "path=$img,${KVIRT_BENCH_BLK_DISK:-cache=none,backend=io_uring}" --cmdline "$cmdline"
+	grep -a 'interrupts:\|backend' /tmp/bench-kvirt.log | head -3 | sed 's/^/    /' >&2
+	sed "s/^/$round /" /tmp/bench-kvirt.res >>/tmp/bench-kvirt.all
+	# QEMU madvises its RAM for THP and 2 MiB-aligns it; kvirt-vmm gets --hugepages thp.
+	run_vm qemu qemu-system-x86_64 -M q35 -enable-kvm -cpu host -smp $cpus -m $mem -nodefaults \
+		-no-user-config -display none -no-reboot -serial stdio -name qemu,debug-threads=on \
+		-kernel "$KVIRT_GUEST_KERNEL" -initrd "$KVIRT_GUEST_INITRD_FULL" -append "$cmdline" \
+		-drive "file=$img,if=none,id=d0,format=raw,aio=io_uring,cache=none" \
+		-device virtio-blk-pci,drive=d0,num-queues=$cpus
+	sed "s/^/$round /" /tmp/bench-qemu.res >>/tmp/bench-qemu.all
+done
+
+# sum_job NAME JOB: "ios exits iops-mean rounds-measured iops-per-round"
+sum_job() {
+	awk -v j="$2" '$2 == j && $5 > 0 { ios += $3; ex += ($4 >= 0 ? $4 : 0); bad += ($4 < 0)
+		iops += $5; n++; per = per (per ? "/" : "") $5 }
+		END { printf "%d %d %d %d %s\n", ios, bad ? -1 : ex, n ? iops / n : 0, n, per ? per : "-" }' \
+		/tmp/bench-"$1".all
+}
 
 echo
 echo "bench/blk: fio in the guest (libaio, O_DIRECT, ${secs} s per job), $cpus vCPUs, $mem MiB,"
-echo "${size_mib} MiB raw image on the nested host's ext4; exits = KVM debugfs 'exits' delta / I/Os"
-printf '%-16s %11s %11s %7s %9s %9s %7s\n' job kvirt-IOPS qemu-IOPS ratio kvirt-x/io qemu-x/io ratio
+echo "${size_mib} MiB raw image on the nested host's ext4; $rounds round(s), kvirt and QEMU alternating;"
+echo "IOPS = mean over rounds; exits/io = KVM debugfs 'exits' delta over the job / fio's I/Os"
+printf '%-16s %11s %11s %7s %10s %10s %7s\n' job kvirt-IOPS qemu-IOPS ratio kvirt-x/io qemu-x/io ratio
+per_round=
 for j in $jobs; do
 	# (no process substitution: the nested host has no /dev/fd)
-	set -- $(grep "^$j " /tmp/bench-kvirt.res || echo "- 0 -1 0")
-	kios=$2 kex=$3 kiops=$4
-	set -- $(grep "^$j " /tmp/bench-qemu.res || echo "- 0 -1 0")
-	qios=$2 qex=$3 qiops=$4
+	set -- $(sum_job kvirt "$j")
+	kios=$1 kex=$2 kiops=$3 kper=$5
+	set -- $(sum_job qemu "$j")
+	qios=$1 qex=$2 qiops=$3 qper=$5
+	per_round="$per_round$(printf '%-16s kvirt %s  qemu %s' "$j" "$kper" "$qper")"$'\n'
 	awk -v j="$j" -v ki="$kiops" -v qi="$qiops" -v kx="$kex" -v kn="$kios" -v qx="$qex" -v qn="$qios" 'BEGIN {
 		ke = (kn && kx >= 0) ? sprintf("%.2f", kx / kn) : "-"
 		qe = (qn && qx >= 0) ? sprintf("%.2f", qx / qn) : "-"
-		printf "%-16s %11s %11s %7s %9s %9s %7s\n", j, ki ? ki : "-", qi ? qi : "-",
+		printf "%-16s %11s %11s %7s %10s %10s %7s\n", j, ki ? ki : "-", qi ? qi : "-",
 			(ki && qi) ? sprintf("%.2fx", ki / qi) : "-", ke, qe,
 			(ke != "-" && qe != "-" && qe > 0) ? sprintf("%.2fx", ke / qe) : "-" }'
 done
+echo "IOPS per round:"
+printf '%s' "$per_round" | sed 's/^/  /'
 for name in kvirt qemu; do
 	grep -a '^BENCH-DIAG' /tmp/bench-$name.log | tr -d '\r' | sed "s/^BENCH-DIAG/$name:/" >&2
 	# "BENCH-IRQ  25:  120  3  PCI-MSIX-0000:00:01.0  1-edge  virtio0-req.0": per-CPU counts summed
 	irqs=$(grep -a '^BENCH-IRQ' /tmp/bench-$name.log | tr -d '\r' | awk -v c=$cpus '{
 		s = 0; for (i = 3; i < 3 + c; i++) s += $i
 		printf "%s%s(%s)=%d", sep, $NF, $(3 + c), s; sep = " " }')
-	echo "$name guest interrupts: ${irqs:-none seen}"
+	echo "$name guest interrupts (last round): ${irqs:-none seen}"
 done
-echo "KVM debugfs counters that moved during each job (exit reasons):"
+echo "KVM debugfs counters that moved during each job (exit reasons; ~: CPU ticks of the"
+echo "nested host, and per thread of the VMM: _user = own code, _guest = in the guest):"
 sed 's/^/  /' /tmp/bench-breakdown
 rm -f $img
 if [ $failed != 0 ]; then
