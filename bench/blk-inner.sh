@@ -131,7 +131,7 @@ run_vm() {
 			seen=$((seen + 1))
 			case "$line" in BENCH-* | KVIRT-*) ;; *) continue ;; esac
 			ex=
-			[ -n "$dir" ] && read -r ex <"$dir/exits" 2>/dev/null
+			[ -n "$dir" ] && read -r ex 2>/dev/null <"$dir/exits"
 			job=${line#* }
 			case "$line" in
 			BENCH-BEGIN*)
