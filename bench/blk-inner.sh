@@ -32,14 +32,14 @@ njobs=$(echo $jobs | wc -w)
 # BENCH-DIAG: platform facts that change the guest's cost per I/O.
 guest_script=$(cat <<GUEST
 echo "BENCH-GUEST queues=\$(ls /sys/block/vda/mq|wc -l)"
-for j in $jobs; do
+for j in idle:0:0 $jobs; do
 rw=\${j%%:*} r=\${j#*:}; bs=\${r%%:*} qd=\${r#*:}
 echo "BENCH-BEGIN \$j"
 sleep 1
-fio --name=b --filename=/dev/vda --direct=1 --ioengine=libaio --rw=\$rw --bs=\$bs --iodepth=\$qd --size=$fio_size --runtime=$secs --time_based --output-format=terse --terse-version=3 >/tmp/o 2>/tmp/e || { echo "BENCH-FAIL \$j \$(tail -1 /tmp/e)"; continue; }
+[ \$rw = idle ] && sleep $secs || fio --name=b --filename=/dev/vda --direct=1 --ioengine=libaio --rw=\$rw --bs=\$bs --iodepth=\$qd --size=$fio_size --runtime=$secs --time_based --output-format=terse --terse-version=3 >/tmp/o 2>/tmp/e || { echo "BENCH-FAIL \$j \$(tail -1 /tmp/e)"; continue; }
 sleep 1
 echo "BENCH-END \$j"
-awk -F';' -v j=\$j '{print "BENCH-RESULT",j,"rkb="\$6,"riops="\$8,"wkb="\$47,"wiops="\$49}' /tmp/o
+[ \$rw = idle ] || awk -F';' -v j=\$j '{print "BENCH-RESULT",j,"rkb="\$6,"riops="\$8,"wkb="\$47,"wiops="\$49}' /tmp/o
 done
 grep virtio /proc/interrupts|sed 's/^/BENCH-IRQ /'
 { grep -ow 'x2apic\|tsc_deadline_timer\|constant_tsc\|nonstop_tsc\|monitor' /proc/cpuinfo|sort -u|tr '\n' ' '; echo
@@ -144,6 +144,7 @@ run_vm() {
 			BENCH-END*)
 				if [ -n "$ex" ] && [ -n "$begin_exits" ]; then
 					echo "$job $((ex - begin_exits))" >>"$res.exits"
+					[ "$job" = idle:0:0 ] && echo "$((ex - begin_exits))" >>/tmp/bench-$name.idle
 					stats_snapshot "$dir" >/tmp/bench-stats.end
 					cpu_snapshot $pid >>/tmp/bench-stats.end
 					echo "$name r${round:-1} $job: $(stats_delta)" >>/tmp/bench-breakdown
@@ -200,6 +201,8 @@ run_vm() {
 rounds=${KVIRT_BENCH_BLK_ROUNDS:-2}
 : >/tmp/bench-kvirt.all
 : >/tmp/bench-qemu.all
+: >/tmp/bench-kvirt.idle
+: >/tmp/bench-qemu.idle
 for round in $(seq 1 "$rounds"); do
 	say "round $round of $rounds"
 	run_vm kvirt env KVIRT_LOG_LEVEL=info "$vmm" --kernel "$KVIRT_GUEST_KERNEL" \
@@ -246,6 +249,13 @@ for j in $jobs; do
 done
 echo "IOPS per round:"
 printf '%s' "$per_round" | sed 's/^/  /'
+# The same window with the guest idle (sleep instead of fio): exits that
+# would happen anyway (timer, halt/wakeup).  They weigh on every job's
+# exits/io, most at low IOPS.
+idle_rate() {
+	awk -v w=$((secs + 2)) '{ s += $1; n++ } END { if (n) printf "%.0f", s / n / w; else printf "-" }' /tmp/bench-"$1".idle
+}
+echo "background exits/s with the guest idle (${secs} s + 2 s pauses): kvirt $(idle_rate kvirt), qemu $(idle_rate qemu)"
 for name in kvirt qemu; do
 	grep -a '^BENCH-DIAG' /tmp/bench-$name.log | tr -d '\r' | sed "s/^BENCH-DIAG/$name:/" >&2
 	# "BENCH-IRQ  25:  120  3  PCI-MSIX-0000:00:01.0  1-edge  virtio0-req.0": per-CPU counts summed
