@@ -180,10 +180,8 @@ static void backend_queue(struct blk_queue *bq, struct blk_io *io)
 		if (kv_uring_submit(bq->ring) < 0)
 			break;
 	}
-	if (r < 0) {
-		bq->inflight--;
-		io_finish(io, r);
-	}
+	if (r < 0)
+		io_finish(io, r); /* drops the inflight count taken above */
 }
 
 static void backend_reap(struct blk_queue *bq)
