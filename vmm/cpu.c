@@ -10,10 +10,11 @@
 #include "boot.h"
 #include "kvirt/cleanup.h"
 
-#define CPUID_1_ECX_HYPERVISOR (1u << 31)
-#define CPUID_1_ECX_OSXSAVE    (1u << 27)
-#define CPUID_1_EDX_HTT	       (1u << 28)
-#define KVM_CPUID_SIGNATURE    0x40000000u
+#define CPUID_1_ECX_HYPERVISOR	 (1u << 31)
+#define CPUID_1_ECX_OSXSAVE	 (1u << 27)
+#define CPUID_1_ECX_TSC_DEADLINE (1u << 24)
+#define CPUID_1_EDX_HTT		 (1u << 28)
+#define KVM_CPUID_SIGNATURE	 0x40000000u
 
 struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid_entry2 *e, unsigned n, uint32_t function,
 				    uint32_t index)
@@ -49,6 +50,13 @@ void cpuid_normalize(struct kvm_cpuid_entry2 *e, unsigned n, unsigned index, uns
 			else
 				c->edx &= ~CPUID_1_EDX_HTT;
 			c->ecx |= CPUID_1_ECX_HYPERVISOR;
+			/*
+			 * KVM emulates the TSC-deadline timer in its in-kernel LAPIC
+			 * (we always create one; KVM_CAP_TSC_DEADLINE_TIMER since
+			 * Linux 3.2) but leaves it out of the supported CPUID;
+			 * without it Linux programs one-shot LAPIC timers.
+			 */
+			c->ecx |= CPUID_1_ECX_TSC_DEADLINE;
 			/* OSXSAVE mirrors the guest's CR4; KVM computes it at run time. */
 			c->ecx &= ~CPUID_1_ECX_OSXSAVE;
 			break;

@@ -63,6 +63,7 @@ enum arg_rule {
 	ARG_ENOSYS,	  /* not allowed, but fails with ENOSYS instead of killing */
 	ARG_EPERM,	  /* not allowed, fails with EPERM (harmless cleanup attempts) */
 	ARG_NNP,	  /* prctl: only PR_SET_NO_NEW_PRIVS */
+	ARG_SET_NAME,	  /* prctl: only PR_SET_NAME (thread names for top/perf) */
 	ARG_ADD_FILTER,	  /* seccomp: only SECCOMP_SET_MODE_FILTER (can only narrow) */
 };
 
@@ -135,8 +136,10 @@ static const struct syscall_rule {
 	{ "pwrite64", I, ARG_ANY },
 	{ "fdatasync", I, ARG_ANY },
 	{ "fsync", I, ARG_ANY },
-	{ "fallocate", I, ARG_ANY },	  /* discard / write zeroes */
-	{ "io_uring_enter", I, ARG_ANY }, /* rings are set up before any filter */
+	{ "prctl", I, ARG_SET_NAME },	      /* pthread_setname_np on itself */
+	{ "sched_setscheduler", I, ARG_ANY }, /* virtio-blk queue threads go SCHED_BATCH */
+	{ "fallocate", I, ARG_ANY },	      /* discard / write zeroes */
+	{ "io_uring_enter", I, ARG_ANY },     /* rings are set up before any filter */
 };
 
 /* ioctl requests per kind (argument 1 compared exactly). */
@@ -252,6 +255,10 @@ static int add_rule(scmp_filter_ctx ctx, const struct syscall_rule *r, enum kv_t
 	case ARG_NNP:
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
 				      SCMP_A0(SCMP_CMP_EQ, PR_SET_NO_NEW_PRIVS));
+		break;
+	case ARG_SET_NAME:
+		rc =
+		    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1, SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
 		break;
 	case ARG_ADD_FILTER:
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,

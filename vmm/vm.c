@@ -22,6 +22,7 @@
 #include "kvirt/thread.h"
 #include "kvirt/net.h"
 #include "kvirt/util.h"
+#include "kvirt/virtio.h"
 
 /* Where KVM may put its real-mode TSS and identity page (Intel only); inside the hole. */
 #define KVM_TSS_ADDR	      0xfffbd000ull
@@ -61,6 +62,80 @@ static void host_signal_msi(void *ctx, uint64_t addr, uint32_t data)
 			       .data = data };
 	if (ioctl(vm->vm_fd, KVM_SIGNAL_MSI, &msi) < 0)
 		kv_warn("KVM_SIGNAL_MSI: %m");
+}
+
+/* With irq_lock held: hand the whole table to KVM. */
+static int irq_routing_commit(struct vm *vm)
+{
+	if (vm->irq_teardown)
+		return 0;
+	_cleanup_free_ struct kvm_irq_routing *t = irq_routing_build(vm->irq_routing);
+	if (!t)
+		return -ENOMEM;
+	if (ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, t) < 0) {
+		int e = errno;
+		kv_warn("KVM_SET_GSI_ROUTING (%u routes): %m", t->nr);
+		return -e;
+	}
+	return 0;
+}
+
+static int host_irqfd_open(void *ctx, unsigned *gsi_out)
+{
+	struct vm *vm = ctx;
+	pthread_mutex_lock(&vm->irq_lock);
+	int gsi = irq_routing_alloc_gsi(vm->irq_routing);
+	pthread_mutex_unlock(&vm->irq_lock);
+	if (gsi < 0)
+		return gsi;
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int e = errno;
+	if (fd >= 0) {
+		struct kvm_irqfd irqfd = { .fd = (uint32_t)fd, .gsi = (uint32_t)gsi };
+		if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) == 0) {
+			*gsi_out = (unsigned)gsi;
+			return fd;
+		}
+		e = errno;
+		close(fd);
+	}
+	pthread_mutex_lock(&vm->irq_lock);
+	irq_routing_free_gsi(vm->irq_routing, (unsigned)gsi);
+	pthread_mutex_unlock(&vm->irq_lock);
+	return -e;
+}
+
+static void host_irqfd_close(void *ctx, unsigned gsi, int fd)
+{
+	struct vm *vm = ctx;
+	struct kvm_irqfd irqfd = { .fd = (uint32_t)fd,
+				   .gsi = gsi,
+				   .flags = KVM_IRQFD_FLAG_DEASSIGN };
+	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0)
+		kv_warn("KVM_IRQFD deassign gsi %u: %m", gsi);
+	close(fd);
+	pthread_mutex_lock(&vm->irq_lock);
+	bool routed = irq_routing_remove(vm->irq_routing, gsi) > 0;
+	irq_routing_free_gsi(vm->irq_routing, gsi);
+	if (routed)
+		irq_routing_commit(vm);
+	pthread_mutex_unlock(&vm->irq_lock);
+}
+
+static int host_msi_route(void *ctx, unsigned gsi, bool enable, uint64_t addr, uint32_t data)
+{
+	struct vm *vm = ctx;
+	pthread_mutex_lock(&vm->irq_lock);
+	int r = enable ? irq_routing_set_msi(vm->irq_routing, gsi, addr, data)
+		       : irq_routing_remove(vm->irq_routing, gsi);
+	if (r > 0) {
+		r = irq_routing_commit(vm);
+		/* KVM kept its old table; keep ours free of the route it refused. */
+		if (r < 0 && enable)
+			irq_routing_remove(vm->irq_routing, gsi);
+	}
+	pthread_mutex_unlock(&vm->irq_lock);
+	return r;
 }
 
 static int host_ioeventfd(void *ctx, uint64_t addr, unsigned len, int fd, bool assign)
@@ -132,6 +207,7 @@ int vm_plan(struct vm *vm, const struct vmm_config *cfg, struct kv_err **err)
 	vm->kvm_fd = vm->vm_fd = vm->stop_efd = -1;
 	vm->mem.base = MAP_FAILED;
 	pthread_mutex_init(&vm->exit_lock, NULL);
+	pthread_mutex_init(&vm->irq_lock, NULL);
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
 	pci_host_init(&vm->pci);
@@ -181,6 +257,23 @@ static int vm_open_kvm(struct vm *vm, struct kv_err **err)
 	if (max > 0 && vm->cfg->cpus > (unsigned)max)
 		return kv_err_set(err, ERANGE, "cpus: this host's KVM allows at most %d vCPUs",
 				  max);
+	/*
+	 * MSI-X through irqfds needs both; without them every interrupt is a
+	 * KVM_SIGNAL_MSI ioctl.  KVIRT_NO_IRQFD=1 forces that path (testing).
+	 */
+	int routes = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQ_ROUTING);
+	const char *no_irqfd = getenv("KVIRT_NO_IRQFD");
+	if (no_irqfd && *no_irqfd && strcmp(no_irqfd, "0") != 0)
+		kv_info("interrupts: MSI-X by KVM_SIGNAL_MSI (KVIRT_NO_IRQFD is set)");
+	else if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD) <= 0 || routes <= 0)
+		kv_info("interrupts: MSI-X by KVM_SIGNAL_MSI (KVM lacks KVM_CAP_IRQFD or "
+			"KVM_CAP_IRQ_ROUTING)");
+	else {
+		vm->irq_routing = malloc(sizeof(*vm->irq_routing));
+		if (!vm->irq_routing)
+			return kv_err_set(err, ENOMEM, "irq routing: out of memory");
+		irq_routing_init(vm->irq_routing, (unsigned)routes);
+	}
 	return 0;
 }
 
@@ -278,6 +371,11 @@ static int vm_setup_devices(struct vm *vm, int console_fd, struct kv_err **err)
 				      .signal_msi = host_signal_msi,
 				      .ioeventfd = host_ioeventfd,
 				      .ctx = vm };
+	if (vm->irq_routing) {
+		vm->host.irqfd_open = host_irqfd_open;
+		vm->host.irqfd_close = host_irqfd_close;
+		vm->host.msi_route = host_msi_route;
+	}
 	uart_init(&vm->uart, &vm->host, COM1_IRQ, console_fd);
 	i8042_init(&vm->i8042, &vm->host);
 	acpi_pm_init(&vm->pm, &vm->host);
@@ -311,7 +409,25 @@ static int vm_setup_devices(struct vm *vm, int console_fd, struct kv_err **err)
 		if (r < 0)
 			return r;
 	}
-	return vm_setup_nets(vm, err);
+	r = vm_setup_nets(vm, err);
+	if (r < 0)
+		return r;
+	if (vm->irq_routing) {
+		unsigned total = 0, irqfd = 0;
+		for (unsigned i = 0; i < vm->ndisks; i++) {
+			const struct msix *m = &virtio_pci_of(virtio_blk_pci(vm->disks[i]))->msix;
+			total += m->nvec;
+			irqfd += msix_irqfd_vectors(m);
+		}
+		for (unsigned i = 0; i < vm->nnets; i++) {
+			const struct msix *m = &virtio_pci_of(virtio_net_pci(vm->nets[i]))->msix;
+			total += m->nvec;
+			irqfd += msix_irqfd_vectors(m);
+		}
+		kv_info("interrupts: MSI-X by KVM_IRQFD + KVM_SET_GSI_ROUTING (%u of %u vectors)",
+			irqfd, total);
+	}
+	return 0;
 }
 
 static int vm_load_guest(struct vm *vm, struct kv_err **err)
@@ -461,6 +577,7 @@ void vm_destroy(struct vm *vm)
 	vm->vcpus = NULL;
 	vm->nvcpus = 0;
 	/* After the vCPUs: no guest access can reach a device being torn down. */
+	vm->irq_teardown = true;
 	for (unsigned i = 0; i < vm->ndisks; i++)
 		virtio_blk_destroy(vm->disks[i]);
 	vm->ndisks = 0;
@@ -474,4 +591,6 @@ void vm_destroy(struct vm *vm)
 	vm->vm_fd = kv_close_safe(vm->vm_fd);
 	vm->kvm_fd = kv_close_safe(vm->kvm_fd);
 	vm->stop_efd = kv_close_safe(vm->stop_efd);
+	free(vm->irq_routing);
+	vm->irq_routing = NULL;
 }

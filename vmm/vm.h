@@ -14,6 +14,7 @@
 
 #include "boot.h"
 #include "config.h"
+#include "irq_routing.h"
 #include "kvirt/bus.h"
 #include "kvirt/devices.h"
 #include "kvirt/guest_mem.h"
@@ -70,6 +71,11 @@ struct vm {
 	struct vcpu *vcpus;
 	unsigned nvcpus;
 	int stop_efd; /* signalled when a vCPU or device decides the VM is over */
+
+	/* MSI-X through KVM_IRQFD + KVM_SET_GSI_ROUTING; NULL: KVM_SIGNAL_MSI per interrupt. */
+	struct irq_routing *irq_routing;
+	pthread_mutex_t irq_lock; /* guards irq_routing and the table installed in KVM */
+	bool irq_teardown;	  /* vm_destroy: routes go away with the VM, skip the ioctls */
 
 	pthread_mutex_t exit_lock;
 	bool exit_set;

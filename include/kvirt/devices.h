@@ -40,6 +40,17 @@ struct dev_host {
 	 * eventfd `fd` inside KVM, without a VM exit to userspace (KVM_IOEVENTFD).
 	 */
 	int (*ioeventfd)(void *ctx, uint64_t addr, unsigned len, int fd, bool assign);
+	/*
+	 * Optional (all three or none): MSI through the VM's GSI routing table.
+	 * irqfd_open() gives one MSI-X vector a GSI of its own and an eventfd
+	 * that KVM turns into that GSI's interrupt (KVM_IRQFD); it returns the
+	 * fd or -errno.  msi_route() points the GSI at message (addr, data), or
+	 * removes its route when !enable.  irqfd_close() undoes irqfd_open().
+	 * A write to the eventfd then interrupts the guest without any ioctl.
+	 */
+	int (*irqfd_open)(void *ctx, unsigned *gsi);
+	void (*irqfd_close)(void *ctx, unsigned gsi, int fd);
+	int (*msi_route)(void *ctx, unsigned gsi, bool enable, uint64_t addr, uint32_t data);
 	void *ctx;
 };
 

@@ -16,6 +16,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "kvirt/devices.h"
@@ -98,6 +99,12 @@ void virtio_pci_destroy(struct virtio_pci *t);
 static inline bool virtio_has_feature(const struct virtio_pci *t, unsigned bit)
 {
 	return t->driver_features & (1ull << bit);
+}
+
+/* The transport owning `d`, which must have come from a virtio device model. */
+static inline struct virtio_pci *virtio_pci_of(struct pci_device *d)
+{
+	return (struct virtio_pci *)(void *)((char *)d - offsetof(struct virtio_pci, pci));
 }
 
 /* After pushing completions: interrupt the driver if it asked for one. */

@@ -8,12 +8,16 @@ ro=/tmp/blk-ro.img
 yes kvirt-read-only-disk | head -c $((16 << 20)) >$ro
 ro_md5=$(head -c $((4 << 20)) $ro | md5sum | cut -d' ' -f1)
 
-# integrity_case NAME CPUS DISK-OPTIONS
+# integrity_case NAME CPUS DISK-OPTIONS [IRQ-PATH]
+# IRQ-PATH: irqfd (default: KVM_IRQFD + GSI routing) or ioctl (the
+# KVM_SIGNAL_MSI fallback, forced with KVIRT_NO_IRQFD=1).
 integrity_case() {
-	local name=$1 cpus=$2 opts=$3 log=$logdir/vmm-blk-$1.log img=/tmp/blk-$1.img
+	local name=$1 cpus=$2 opts=$3 irq=${4:-irqfd} log=$logdir/vmm-blk-$1.log img=/tmp/blk-$1.img
 	want "$name" || return 0
 	rm -f $img && truncate -s 64M $img
-	kv_vm_run 300 "$log" -- env KVIRT_LOG_LEVEL=info "$vmm" --kernel "$KVIRT_GUEST_KERNEL" \
+	local no_irqfd=0 want_irq="MSI-X by KVM_IRQFD + KVM_SET_GSI_ROUTING"
+	[ "$irq" = ioctl ] && no_irqfd=1 want_irq="MSI-X by KVM_SIGNAL_MSI"
+	kv_vm_run 300 "$log" -- env KVIRT_LOG_LEVEL=info KVIRT_NO_IRQFD=$no_irqfd "$vmm" --kernel "$KVIRT_GUEST_KERNEL" \
 		--initrd "$KVIRT_GUEST_INITRD" --cpus "$cpus" --memory 256M \
 		--disk "path=$img,$opts" --disk "path=$ro,readonly=on,serial=kvirt-ro,$opts" \
 		--cmdline "$base kvirt.test=vmm-blk"
@@ -29,8 +33,10 @@ integrity_case() {
 		not_ok "$name: $opts" "host image md5 $host_md5 differs from the guest's ($detail)" "$log"
 	elif [[ "$detail" != *"vdb_md5=$ro_md5"* ]]; then
 		not_ok "$name: $opts" "read-only disk reads $detail, host has $ro_md5" "$log"
+	elif ! grep -q "interrupts: $want_irq" "$log"; then
+		not_ok "$name: $opts" "kvirt-vmm did not log 'interrupts: $want_irq'" "$log"
 	else
-		ok "$name: $opts: $detail = host md5; $(grep -o 'backend [a-z_]*' "$log" | head -1)"
+		ok "$name: $opts: $detail = host md5; $(grep -o 'backend [a-z_]*' "$log" | head -1); $(grep -a '^irqs:' "$log" | tr -d '\r'); $want_irq"
 	fi
 	rm -f $img
 }
@@ -39,6 +45,7 @@ integrity_case uring-direct 2 "cache=none,backend=io_uring"
 integrity_case uring-writeback 2 "cache=writeback,backend=io_uring"
 integrity_case threads-direct 2 "cache=none,backend=threads"
 integrity_case threads-writeback 1 "cache=writeback,backend=threads"
+integrity_case uring-signal-msi 2 "cache=none,backend=io_uring" ioctl
 
 # Durability: the guest writes and syncs, kvirt-vmm is SIGKILLed the moment
 # the guest reports, the data must be in the image.  Backends alternate.

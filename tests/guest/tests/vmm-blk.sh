@@ -27,4 +27,25 @@ if dd if=/tmp/p of=/dev/vdb bs=4k count=1 oflag=direct 2>/dev/null; then
 fi
 ro=$(dd if=/dev/vdb bs=1M count=4 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
 irq=$(grep -c 'PCI-MSI.*virtio0-req' /proc/interrupts)
-echo "queues=$nq msix_req_vectors=$irq vda_md5=$got vdb_md5=$ro"
+# MQ: reads issued from each vCPU go through that vCPU's queue, so with more
+# than one queue more than one request vector must have fired.
+if [ "$nq" -gt 1 ]; then
+	for c in $(seq 0 $(($(nproc) - 1))); do
+		taskset -c "$c" dd if=/dev/vda of=/dev/null bs=4k count=64 skip=$((c * 64)) iflag=direct 2>/dev/null ||
+			fail "O_DIRECT read on vCPU $c"
+	done
+fi
+# Sum each virtio0-req vector's per-CPU counts; list "name=count".
+counts=$(grep 'PCI-MSI.*virtio0-req' /proc/interrupts | while read -r _ rest; do
+	s=0
+	for f in $rest; do
+		case "$f" in *[!0-9]*) break ;; esac
+		s=$((s + f))
+	done
+	echo "${rest##* }=$s"
+done | tr '\n' ' ')
+fired=$(echo "$counts" | tr ' ' '\n' | grep -c '=[1-9]')
+[ "$fired" -ge 1 ] || fail "no virtio0-req vector fired: $counts"
+[ "$nq" = 1 ] || [ "$fired" -gt 1 ] || fail "$nq queues but only one request vector fired: $counts"
+echo "irqs: $counts"
+echo "queues=$nq msix_req_vectors=$irq fired_vectors=$fired vda_md5=$got vdb_md5=$ro"
