@@ -48,7 +48,11 @@ kv_kernel_fetch() {
 		echo "$dir"
 		return 0
 	fi
-	mkdir -p "$cache"
+	kv_cache_lock "$dir"
+	if [ -f "$dir/.complete" ]; then
+		echo "$dir"
+		return 0
+	fi
 	tmp=$(mktemp -d "$cache/.kernel-XXXXXX")
 	kv_log "fetching $pkg $ver (for $meta) into $dir"
 	(cd "$tmp" && apt-get download -qq "$pkg=$ver" >/dev/null 2>&1) ||
@@ -102,6 +106,17 @@ kv_initramfs_add_modules() {
 		grep -qxF "/$p" "$stage/etc/modules.load" 2>/dev/null || echo "/$p" >>"$stage/etc/modules.load"
 	done <"$stage/etc/.closure"
 	rm -f "$stage/etc/.closure"
+}
+
+# kv_cache_lock PATH : wait for and hold (until this shell exits) the lock
+# on PATH.lock, so parallel runs (several checkouts, CI next to a developer)
+# never build the same cache entry into the same temporary directory.  Call
+# it, then check PATH/.complete again: another process may have finished it.
+kv_cache_lock() {
+	local fd
+	mkdir -p "$(dirname "$1")"
+	exec {fd}>"$1.lock"
+	flock "$fd"
 }
 
 # kv_cpio_gz STAGE OUT : pack STAGE as a newc cpio (root-owned), gzip -1.
