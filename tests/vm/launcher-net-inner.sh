@@ -110,7 +110,7 @@ if want bridge; then
 	(
 		wait_for "$log" '^KVIRT-NET up' 600 || exit 0
 		"$launcher" ctl "$work/run-bridge/control.sock" status >"$work/status.json" 2>&1
-		ip netns exec node ping -c 3 -W 5 $pod_ip >"$work/ping.txt" 2>&1
+		ip netns exec node busybox ping -c 3 -W 5 $pod_ip >"$work/ping.txt" 2>&1
 		echo "rc=$?" >>"$work/ping.txt"
 	) &
 	bg+=($!)
