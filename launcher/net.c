@@ -22,7 +22,7 @@
 #include "launcher.h"
 
 static const char *const other_bindings[] = { "sriov", "passtBinding", "binding",
-					      "slirp", "macvtap",     "passt" };
+					      "slirp", "macvtap",      "passt" };
 
 int kvl_net_plan(const json_t *vmi, unsigned vcpus, struct kvl_net *n, struct kv_err **err)
 {
@@ -220,9 +220,9 @@ json_t *kvl_net_vmm_config(const struct kvl_net *n)
 					n->b->tap_fds[i]);
 	fmt_mac(n->b->guest_mac, mac);
 	unsigned mtu = n->b->lease.mtu ? n->b->lease.mtu : 1500;
-	json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I}", "fd", fds, "mac", mac,
-					     "queues", (json_int_t)n->b->n_tap_fds, "mtu",
-					     (json_int_t)mtu));
+	json_array_append_new(arr,
+			      json_pack("{s:s, s:s, s:I, s:I}", "fd", fds, "mac", mac, "queues",
+					(json_int_t)n->b->n_tap_fds, "mtu", (json_int_t)mtu));
 	return arr;
 }
 
@@ -241,10 +241,9 @@ json_t *kvl_net_status(const struct kvl_net *n)
 	char mac[18];
 	fmt_mac(n->b->guest_mac, mac);
 	bool masq = n->kind == NET_BINDING_MASQUERADE;
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I}", "name", n->name, "mac", mac,
-			      "binding", masq ? "masquerade" : "bridge", "ipAddress",
-			      n->pod_ip,
-			      "queues", (json_int_t)n->b->n_tap_fds);
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I}", "name", n->name, "mac", mac, "binding",
+			      masq ? "masquerade" : "bridge", "ipAddress", n->pod_ip, "queues",
+			      (json_int_t)n->b->n_tap_fds);
 	if (o && masq)
 		json_object_set_new(o, "guestAddress", json_string(NET_MASQ_GUEST));
 	json_array_append_new(arr, o);

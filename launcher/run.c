@@ -229,15 +229,15 @@ static json_t *status(struct launcher *l)
 						       "readonly", d->readonly));
 	}
 	json_t *ifaces = kvl_net_status(&l->plan->net);
-	json_t *r =
-	    json_pack("{s:b, s:s, s:s, s:s, s:b, s:I, s:I, s:o, s:o, s:I, s:I, s:I, s:s}", "ok", 1,
-		      "name", l->plan->name, "namespace", l->plan->namespace, "phase",
-		      l->terminating ? "Terminating" : "Running", "paused",
-		      state && !strcmp(state, "paused"), "vcpus", (json_int_t)l->plan->vcpus,
-		      "memory", (json_int_t)l->plan->memory, "disks", disks ? disks : json_array(),
-		      "interfaces", ifaces ? ifaces : json_array(), "boot_time_ms", (json_int_t)l->start_realtime_ms, "uptime_ms",
-		      (json_int_t)((kv_now_ns() - l->start_ns) / 1000000), "vmm_pid",
-		      (json_int_t)l->vmm_pid, "vmm_state", state ? state : "unknown");
+	json_t *r = json_pack(
+	    "{s:b, s:s, s:s, s:s, s:b, s:I, s:I, s:o, s:o, s:I, s:I, s:I, s:s}", "ok", 1, "name",
+	    l->plan->name, "namespace", l->plan->namespace, "phase",
+	    l->terminating ? "Terminating" : "Running", "paused", state && !strcmp(state, "paused"),
+	    "vcpus", (json_int_t)l->plan->vcpus, "memory", (json_int_t)l->plan->memory, "disks",
+	    disks ? disks : json_array(), "interfaces", ifaces ? ifaces : json_array(),
+	    "boot_time_ms", (json_int_t)l->start_realtime_ms, "uptime_ms",
+	    (json_int_t)((kv_now_ns() - l->start_ns) / 1000000), "vmm_pid", (json_int_t)l->vmm_pid,
+	    "vmm_state", state ? state : "unknown");
 	return r;
 }
 

@@ -107,6 +107,7 @@ if want bridge; then
 	log=$logdir/launcher-net-bridge.log
 	vmi bridge "          bridge: {}" 1 false "$(netargs bridge $pod_ip $node_ip) kvirt.net_mac=$pod_mac kvirt.net_queues=1"
 	rm -f "$work/ping.txt" "$work/status.json"
+	: >"$log"
 	(
 		wait_for "$log" '^KVIRT-NET up' 600 || exit 0
 		"$launcher" ctl "$work/run-bridge/control.sock" status >"$work/status.json" 2>&1
@@ -143,6 +144,7 @@ if want masquerade; then
 	vmi masquerade "          masquerade: {}
           ports: [{name: http, port: 8080}]" 2 true "$(netargs masquerade 10.0.2.2 10.0.2.1) kvirt.net_queues=2"
 	rm -f "$work/fwd.txt"
+	: >"$log"
 	ip netns exec node busybox nc -l -p 7000 -e echo from-node &
 	bg+=($!)
 	(
