@@ -207,5 +207,23 @@ if want sigterm; then
 	restored sigterm
 fi
 
+# ---- setup-fail: a step fails halfway (the bridge name is taken) -------------
+if want setup-fail; then
+	log=$logdir/launcher-net-setup-fail.log
+	vmi setup-fail "          bridge: {}" 1 false "$base kvirt.test=hello"
+	ip -n pod link add k6t-eth0 type dummy
+	snap >"$work/before-fail.txt"
+	in_pod "$launcher" run --network pod --vmm "$vmm" --run-dir "$work/run-fail" "$work/setup-fail.yaml" </dev/null >"$log" 2>&1
+	rc=$?
+	snap >"$work/after-fail.txt"
+	if [ "$rc" = 1 ] && grep -q 'error: network:' "$log" && ! grep -q 'kvirt-vmm pid' "$log" &&
+		[ ! -e "$work/run-fail" ] && diff -q "$work/before-fail.txt" "$work/after-fail.txt" >/dev/null; then
+		ok "setup-fail: exit 1, VMM never started, run dir gone, pod namespace as before: $(grep -a 'error:' "$log")"
+	else
+		not_ok "setup-fail" "exit $rc; $(diff "$work/before-fail.txt" "$work/after-fail.txt" | head -c 800 | tr '\n' '|')" "$log"
+	fi
+	ip -n pod link del k6t-eth0
+fi
+
 echo "1..$n"
 [ "$failed" = 0 ]

@@ -6,7 +6,8 @@
 # gateway, DNS, MTU and MAC; guest <-> node pings; status.interfaces),
 # masquerade (10.0.2.2, 2 queues, NAT to the pod IP counted on the node, a
 # forwarded TCP port reaches the guest), sigterm (bridge, SIGTERM while the
-# VM runs).  After every launcher exit the pod namespace must be exactly as
+# VM runs), setup-fail (a step fails halfway: exit 1, nothing started).
+# After every launcher exit the pod namespace must be exactly as
 # before (ip -d addr/link, routes, nft ruleset, ip_forward).  TAP from
 # launcher-net-inner.sh.  Optional argument: one case name.
 set -uo pipefail
