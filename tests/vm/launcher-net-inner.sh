@@ -43,6 +43,14 @@ counter() { # counter N: packets of the N-th rule of the node's input chain
 		jq "[.nftables[] | select(.rule) | .rule.expr[] | select(.counter) | .counter.packets][$1]"
 }
 snap() {
+	# Carrier is asynchronous (veth: both ends up; after the undo's down/up
+	# it comes back a moment later): let eth0 settle, up to 5 s, so the
+	# snapshot compares configuration, not timing.
+	local i
+	for i in $(seq 1 50); do
+		[ "$(ip -n pod -j link show eth0 | jq -r '.[0].operstate')" = UP ] && break
+		sleep 0.1
+	done
 	ip netns exec pod sh -c 'ip -d addr; ip -d link; ip route show table all; nft list ruleset;
 		echo ip_forward=$(cat /proc/sys/net/ipv4/ip_forward)' 2>&1
 }
