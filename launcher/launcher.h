@@ -14,6 +14,7 @@
 
 #include "kvirt/err.h"
 #include "kvirt/json.h"
+#include "kvirt/net.h"
 
 /* Exit status of `kvirt-launcher run` (docs/launcher.md). */
 enum kvl_exit {
@@ -37,6 +38,24 @@ struct kvl_disk {
 	const char *source; /* containerDisk, emptyDisk, ... (for status) */
 };
 
+#define KVL_MAX_PORTS 64
+#define KVL_POD_IFACE "eth0"
+
+/* The VMI's pod network (launcher/net.c); wanted false: no interface. */
+struct kvl_net {
+	bool wanted;
+	char *name, *hostname;
+	enum net_binding_kind kind;
+	unsigned queues;
+	bool has_mac;
+	uint8_t mac[6];
+	struct net_port ports[KVL_MAX_PORTS];
+	size_t n_ports;
+	char pod_ip[16]; /* eth0's primary IPv4 address before setup ("" if none) */
+	struct net_binding *b;
+	struct dhcp_server *srv;
+};
+
 struct kvl_plan {
 	char *name, *namespace, *uid;
 	char *run_dir;
@@ -49,6 +68,7 @@ struct kvl_plan {
 	uint64_t start_ns; /* launcher start (kv_now_ns), for the spawn timing log */
 	struct kvl_disk disks[KVL_MAX_DISKS];
 	unsigned ndisks;
+	struct kvl_net net;
 };
 
 struct kvl_options {
@@ -57,6 +77,14 @@ struct kvl_options {
 	const char *volume_root; /* configMap/secret/serviceAccount files */
 	const char *kernel_dir;	 /* the default kernel (vmlinuz + initramfs-root.cpio.gz) */
 	const char *extra_cmdline;
+	/*
+	 * --network pod: set the VMI's interface up in the current network
+	 * namespace (default with --downward, i.e. in the launcher pod);
+	 * false (--network none, the default for a file): no NIC, the
+	 * namespace is left alone, so a run on a workstation never takes the
+	 * host's eth0.
+	 */
+	bool pod_network;
 };
 
 /*
@@ -77,6 +105,19 @@ void kvl_plan_cleanup(struct kvl_plan *plan);
 
 /* The VMM config as JSON text (malloc'd). */
 char *kvl_vmm_config(const struct kvl_plan *plan, const char *api_path);
+
+/*
+ * Network (launcher/net.c).  kvl_net_plan() translates and checks the
+ * interface (errors name the field; nothing is touched); kvl_net_setup()
+ * builds the binding and the DHCP server in the current network namespace
+ * (undone by itself on failure); kvl_net_teardown() restores the namespace.
+ */
+int kvl_net_plan(const json_t *vmi, unsigned vcpus, struct kvl_net *n, struct kv_err **err);
+int kvl_net_setup(struct kvl_net *n, struct kv_err **err);
+int kvl_net_teardown(struct kvl_net *n);
+json_t *kvl_net_vmm_config(const struct kvl_net *n); /* the "nets" array */
+json_t *kvl_net_status(const struct kvl_net *n);     /* status "interfaces" */
+void kvl_net_child_fds(const struct kvl_net *n);     /* in the VMM child: keep tap fds */
 
 /* Spawn the VMM and supervise it; returns the launcher's exit status. */
 int kvl_run(struct kvl_plan *plan, const char *vmm_path, bool forward_stdin);

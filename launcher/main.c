@@ -43,6 +43,9 @@ static void usage(FILE *f)
 	    "                       DIR/secret/<secretName>/, DIR/serviceaccount/<name>/\n"
 	    "  --cmdline-append ARGS  extra kernel arguments\n"
 	    "  --stdin              forward stdin to the serial console\n"
+	    "  --network pod|none   pod: the VMI's interface (bridge/masquerade) set up in\n"
+	    "                       this network namespace; none: no NIC, namespace untouched\n"
+	    "                       (default: pod with --downward, else none)\n"
 	    "Exit status: 0 powered off, 1 bad input (nothing started), 2 rebooted, 3 crashed,\n"
 	    "4 VMM error, 5 killed when the grace period ended, 6 killed on request.\n",
 	    f);
@@ -100,12 +103,14 @@ static int cmd_run(int argc, char **argv, bool validate_only)
 		{ "cmdline-append", required_argument, NULL, 'a' },
 		{ "downward", required_argument, NULL, 'd' },
 		{ "stdin", no_argument, NULL, 's' },
+		{ "network", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct kvl_options o = { 0 };
 	const char *vmm = NULL, *input = NULL;
 	bool downward = false, fwd_stdin = false;
+	const char *network = NULL;
 	int opt;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
@@ -119,6 +124,13 @@ static int cmd_run(int argc, char **argv, bool validate_only)
 			downward = true;
 			break;
 		case 's': fwd_stdin = true; break;
+		case 'N':
+			if (!strcmp(optarg, "pod") || !strcmp(optarg, "none")) {
+				network = optarg;
+				break;
+			}
+			kv_error("--network: \"%s\" is neither pod nor none", optarg);
+			return KVL_EXIT_INVALID;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return KVL_EXIT_INVALID;
 		}
@@ -133,6 +145,8 @@ static int cmd_run(int argc, char **argv, bool validate_only)
 		usage(stderr);
 		return KVL_EXIT_INVALID;
 	}
+	/* In the launcher pod (--downward) the namespace is the pod's to take. */
+	o.pod_network = network ? !strcmp(network, "pod") : downward;
 	if (!o.kernel_dir)
 		o.kernel_dir = getenv("KVIRT_KERNEL_DIR");
 	if (!o.kernel_dir)
@@ -182,11 +196,17 @@ static int cmd_run(int argc, char **argv, bool validate_only)
 		kvl_plan_cleanup(&plan);
 		return KVL_EXIT_INVALID;
 	}
+	/* Signals stay blocked: a SIGTERM never lands between two netlink steps. */
+	if (kvl_net_setup(&plan.net, &err) < 0) {
+		kv_error("network: %s", kv_err_msg(err));
+		kvl_plan_cleanup(&plan);
+		return KVL_EXIT_INVALID;
+	}
 	sigset_t pending;
 	sigpending(&pending);
 	if (sigismember(&pending, SIGTERM) || sigismember(&pending, SIGINT) ||
 	    sigismember(&pending, SIGHUP)) {
-		kv_error("interrupted while preparing the disks; nothing started");
+		kv_error("interrupted while preparing the disks and network; nothing started");
 		kvl_plan_cleanup(&plan);
 		return KVL_EXIT_INVALID;
 	}

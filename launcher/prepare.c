@@ -774,6 +774,14 @@ int kvl_prepare(json_t *vmi, const struct kvl_options *o, struct kvl_plan *plan,
 	r = prep_kernel(&p, spec, err);
 	if (r < 0)
 		return r;
+	if (o->pod_network) {
+		r = kvl_net_plan(vmi, plan->vcpus, &plan->net, err);
+		if (r < 0)
+			return r;
+	} else if (json_array_size(kv_jget(spec, "domain.devices.interfaces"))) {
+		kv_info("network none: spec.domain.devices.interfaces ignored (the VM has no NIC; "
+			"--network pod sets it up in this network namespace)");
+	}
 	r = make_run_dir(plan, o, err);
 	if (r < 0)
 		return r;
@@ -789,6 +797,8 @@ int kvl_prepare(json_t *vmi, const struct kvl_options *o, struct kvl_plan *plan,
 
 void kvl_plan_cleanup(struct kvl_plan *plan)
 {
+	/* The VMM is gone by now (kvl_run waits for it): restore the pod's network. */
+	kvl_net_teardown(&plan->net);
 	for (unsigned i = 0; i < plan->ndisks; i++) {
 		struct kvl_disk *d = &plan->disks[i];
 		if (d->path && plan->run_dir &&
@@ -841,5 +851,7 @@ char *kvl_vmm_config(const struct kvl_plan *plan, const char *api_path)
 		      "stdio", "disks", disks, "api", api);
 	if (cfg && plan->initrd)
 		json_object_set_new(cfg, "initrd", json_string(plan->initrd));
+	if (cfg && plan->net.b)
+		json_object_set_new(cfg, "nets", kvl_net_vmm_config(&plan->net));
 	return cfg ? kv_json_dumps(cfg) : NULL;
 }

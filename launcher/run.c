@@ -23,6 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
+
+#include "kvirt/caps.h"
 #include "kvirt/cleanup.h"
 #include "kvirt/json.h"
 #include "kvirt/log.h"
@@ -147,6 +150,7 @@ static int spawn_vmm(struct launcher *l, const char *vmm, struct kv_err **err)
 		signal(SIGPIPE, SIG_DFL);
 		if (dup2(sp[1], STDIN_FILENO) < 0 || dup2(sp[1], STDOUT_FILENO) < 0)
 			_exit(127);
+		kvl_net_child_fds(&l->plan->net);
 		execl(vmm, "kvirt-vmm", "--config", l->config_path, (char *)NULL);
 		dprintf(STDERR_FILENO, "kvirt-launcher: cannot execute %s: %s\n", vmm,
 			strerror(errno));
@@ -157,6 +161,30 @@ static int spawn_vmm(struct launcher *l, const char *vmm, struct kv_err **err)
 	fcntl(l->console_fd, F_SETFL, O_NONBLOCK);
 	l->vmm_pid = pid;
 	return 0;
+}
+
+/*
+ * Once the VMM runs, the launcher needs no privilege but what undoing the
+ * network needs at exit: CAP_NET_ADMIN (netlink, and the `nft delete table`
+ * it execs).  Without a network binding nothing at all is kept.  An
+ * unprivileged launcher (no CAP_NET_ADMIN, no network) has nothing to drop.
+ * docs/security.md, "kvirt-launcher".
+ */
+static int drop_caps(struct kvl_plan *plan)
+{
+	_cleanup_err_ struct kv_err *err = NULL;
+	int r = 0;
+	if (plan->net.b) {
+		static const int keep[] = { CAP_NET_ADMIN };
+		r = kv_caps_keep_only(keep, KV_ARRAY_SIZE(keep), &err);
+	} else if (kv_caps_have(CAP_SYS_ADMIN) || kv_caps_have(CAP_NET_ADMIN)) {
+		r = kv_caps_drop_all((uid_t)-1, (gid_t)-1, &err);
+	}
+	if (r < 0)
+		kv_error("dropping capabilities: %s", kv_err_msg(err));
+	else if (plan->net.b)
+		kv_info("capabilities dropped; kept CAP_NET_ADMIN to restore the network at exit");
+	return r;
 }
 
 static void client_drop(struct client *c)
@@ -200,15 +228,16 @@ static json_t *status(struct launcher *l)
 						       "path", d->path, "source", d->source,
 						       "readonly", d->readonly));
 	}
-	json_t *r =
-	    json_pack("{s:b, s:s, s:s, s:s, s:b, s:I, s:I, s:o, s:[], s:I, s:I, s:I, s:s}", "ok", 1,
-		      "name", l->plan->name, "namespace", l->plan->namespace, "phase",
-		      l->terminating ? "Terminating" : "Running", "paused",
-		      state && !strcmp(state, "paused"), "vcpus", (json_int_t)l->plan->vcpus,
-		      "memory", (json_int_t)l->plan->memory, "disks", disks ? disks : json_array(),
-		      "interfaces", "boot_time_ms", (json_int_t)l->start_realtime_ms, "uptime_ms",
-		      (json_int_t)((kv_now_ns() - l->start_ns) / 1000000), "vmm_pid",
-		      (json_int_t)l->vmm_pid, "vmm_state", state ? state : "unknown");
+	json_t *ifaces = kvl_net_status(&l->plan->net);
+	json_t *r = json_pack(
+	    "{s:b, s:s, s:s, s:s, s:b, s:I, s:I, s:o, s:o, s:I, s:I, s:I, s:s}", "ok", 1, "name",
+	    l->plan->name, "namespace", l->plan->namespace, "phase",
+	    l->terminating ? "Terminating" : "Running", "paused", state && !strcmp(state, "paused"),
+	    "vcpus", (json_int_t)l->plan->vcpus, "memory", (json_int_t)l->plan->memory, "disks",
+	    disks ? disks : json_array(), "interfaces", ifaces ? ifaces : json_array(),
+	    "boot_time_ms", (json_int_t)l->start_realtime_ms, "uptime_ms",
+	    (json_int_t)((kv_now_ns() - l->start_ns) / 1000000), "vmm_pid", (json_int_t)l->vmm_pid,
+	    "vmm_state", state ? state : "unknown");
 	return r;
 }
 
@@ -405,10 +434,12 @@ int kvl_run(struct kvl_plan *plan, const char *vmm_path, bool forward_stdin)
 		plan->vcpus, (unsigned long long)(plan->memory >> 20), plan->ndisks,
 		l.control_path);
 	l.api_deadline_ns = kv_now_ns() + 60ull * 1000000000; /* a loaded nested host is slow */
+	if (drop_caps(plan) < 0)
+		goto out;
 
 	bool stdin_open = forward_stdin;
 	while (!l.vmm_exited) {
-		struct pollfd p[4 + KVL_MAX_CLIENTS];
+		struct pollfd p[5 + KVL_MAX_CLIENTS];
 		int np = 0, i_in = -1;
 		p[np++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 		p[np++] = (struct pollfd){ .fd = l.console_fd, .events = POLLIN };
@@ -416,6 +447,12 @@ int kvl_run(struct kvl_plan *plan, const char *vmm_path, bool forward_stdin)
 		if (stdin_open) {
 			i_in = np;
 			p[np++] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
+		}
+		int i_dhcp = -1;
+		if (plan->net.srv) {
+			i_dhcp = np;
+			p[np++] = (struct pollfd){ .fd = dhcp_server_fd(plan->net.srv),
+						   .events = POLLIN };
 		}
 		int i_cl = np;
 		for (unsigned i = 0; i < KVL_MAX_CLIENTS; i++)
@@ -487,6 +524,11 @@ int kvl_run(struct kvl_plan *plan, const char *vmm_path, bool forward_stdin)
 			}
 			if (fd >= 0)
 				close(fd);
+		}
+		if (i_dhcp >= 0 && p[i_dhcp].revents) {
+			int e = dhcp_server_handle_readable(plan->net.srv);
+			if (e < 0)
+				kv_warn("dhcp socket: %s", strerror(-e));
 		}
 		if (i_in >= 0 && p[i_in].revents) {
 			char buf[1024];

@@ -45,7 +45,7 @@ check() { # check WHAT EXPECTED-MESSAGE FILE
 	n=$((n + 1))
 	rm -f "$tmp/vmm-started"
 	local out rc
-	out=$("$launcher" run --vmm "$tmp/vmm" --run-dir "$tmp/run" "$file" 2>&1 </dev/null)
+	out=$("${netwrap[@]}" "$launcher" run "${netopt[@]}" --vmm "$tmp/vmm" --run-dir "$tmp/run" "$file" 2>&1 </dev/null)
 	rc=$?
 	local errs
 	errs=$(grep -c 'error:' <<<"$out")
@@ -63,6 +63,7 @@ check() { # check WHAT EXPECTED-MESSAGE FILE
 	fi
 }
 
+netwrap=() netopt=()
 printf 'apiVersion: kubevirt.io/v1\nkind: VirtualMachineInstance\nspec: [\n' >"$tmp/malformed.yaml"
 check "malformed YAML" "invalid YAML at line" "$tmp/malformed.yaml"
 vmi good.qcow2 root other >"$tmp/unknown-volume.yaml"
@@ -79,6 +80,27 @@ vmi good.qcow2 root root | sed 's/kind: VirtualMachineInstance/kind: Pod/' >"$tm
 check "wrong kind" "kind is Pod" "$tmp/kind.yaml"
 vmi good.qcow2 root root | sed 's/containerDisk: {image: good.qcow2}/persistentVolumeClaim: {claimName: x}/' >"$tmp/pvc.yaml"
 check "unsupported volume type" "persistentVolumeClaim: volume type not supported" "$tmp/pvc.yaml"
+
+# Interfaces the launcher cannot serve are refused before the network
+# namespace is touched.  --network pod, and (as root) in a fresh network
+# namespace, so a regression can never take this machine's eth0.
+netopt=(--network pod)
+[ "$(id -u)" = 0 ] && unshare -n true 2>/dev/null && netwrap=(unshare -n)
+iface() { # iface INTERFACE-FLOW-MAPPING [NETWORK-MAPPING]
+	vmi good.qcow2 root root | sed "/^    devices:/a\\      interfaces: [$1]"
+	echo "  networks: [${2:-{name: default, pod: {\}\}}]"
+}
+iface '{name: default, slirp: {}}' >"$tmp/slirp.yaml"
+check "unsupported binding" 'interfaces[0] "default": binding "slirp" is not supported' "$tmp/slirp.yaml"
+iface '{name: default, bridge: {}, model: e1000}' >"$tmp/e1000.yaml"
+check "unsupported NIC model" 'interfaces[0].model: "e1000" is not supported' "$tmp/e1000.yaml"
+iface '{name: default, masquerade: {}, macAddress: "01:00:5e:00:00:01"}' >"$tmp/mac.yaml"
+check "multicast macAddress" 'interfaces[0].macAddress: "01:00:5e:00:00:01" is not a unicast MAC' "$tmp/mac.yaml"
+iface '{name: default, bridge: {}, ports: [{port: 80}]}' >"$tmp/ports.yaml"
+check "ports on the bridge binding" 'ports: only the masquerade binding forwards ports' "$tmp/ports.yaml"
+iface '{name: default, bridge: {}}' '{name: default, multus: {networkName: x}}' >"$tmp/multus.yaml"
+check "multus network" 'spec.networks "default": only the pod network is supported' "$tmp/multus.yaml"
+netwrap=() netopt=()
 
 # The good variant gets through preparation and starts the (fake) VMM, whose
 # "exit 0" without ever opening its control socket is reported as a power-off;
