@@ -43,6 +43,10 @@ static void usage(FILE *f)
 	    "                       DIR/secret/<secretName>/, DIR/serviceaccount/<name>/\n"
 	    "  --cmdline-append ARGS  extra kernel arguments\n"
 	    "  --stdin              forward stdin to the serial console\n"
+	    "  --jail-uid N, --jail-gid N  unprivileged uid/gid of the jailed kvirt-vmm\n"
+	    "                       (default 107, KubeVirt's qemu user)\n"
+	    "  --no-jail            run kvirt-vmm without its jail (debugging only; the jail\n"
+	    "                       is on by default as root, off when not root)\n"
 	    "Exit status: 0 powered off, 1 bad input (nothing started), 2 rebooted, 3 crashed,\n"
 	    "4 VMM error, 5 killed when the grace period ended, 6 killed on request.\n",
 	    f);
@@ -100,12 +104,16 @@ static int cmd_run(int argc, char **argv, bool validate_only)
 		{ "cmdline-append", required_argument, NULL, 'a' },
 		{ "downward", required_argument, NULL, 'd' },
 		{ "stdin", no_argument, NULL, 's' },
+		{ "no-jail", no_argument, NULL, 'J' },
+		{ "jail-uid", required_argument, NULL, 'U' },
+		{ "jail-gid", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct kvl_options o = { 0 };
 	const char *vmm = NULL, *input = NULL;
-	bool downward = false, fwd_stdin = false;
+	bool downward = false, fwd_stdin = false, no_jail = false;
+	unsigned jail_id[2] = { KVL_JAIL_DEFAULT_ID, KVL_JAIL_DEFAULT_ID }; /* uid, gid */
 	int opt;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
@@ -119,6 +127,22 @@ static int cmd_run(int argc, char **argv, bool validate_only)
 			downward = true;
 			break;
 		case 's': fwd_stdin = true; break;
+		case 'J': no_jail = true; break;
+		case 'U':
+		case 'G': {
+			/* 0 would keep root; (uid_t)-1 means "unchanged" to setresuid. */
+			char *end;
+			errno = 0;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || !v || v >= UINT32_MAX ||
+			    optarg[0] == '-') {
+				kv_error("--jail-%s: \"%s\" is not a non-zero uid/gid",
+					 opt == 'U' ? "uid" : "gid", optarg);
+				return KVL_EXIT_INVALID;
+			}
+			jail_id[opt == 'G'] = (unsigned)v;
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return KVL_EXIT_INVALID;
 		}
@@ -191,6 +215,16 @@ static int cmd_run(int argc, char **argv, bool validate_only)
 		return KVL_EXIT_INVALID;
 	}
 	plan.start_ns = start_ns;
+	/* The jail needs root (namespaces, pivot_root, the uid drop). */
+	if (no_jail)
+		kv_warn("--no-jail: kvirt-vmm runs unjailed, with the launcher's uid and "
+			"namespaces (debugging only)");
+	else if (geteuid() != 0)
+		kv_info("not running as root: kvirt-vmm runs without its jail (uid %u)",
+			(unsigned)geteuid());
+	plan.jail = !no_jail && geteuid() == 0;
+	plan.jail_uid = jail_id[0];
+	plan.jail_gid = jail_id[1];
 	int code = kvl_run(&plan, vmm, fwd_stdin);
 	kvl_plan_cleanup(&plan);
 	return code;
