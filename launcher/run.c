@@ -443,6 +443,19 @@ static int exit_status(struct launcher *l)
 	return KVL_EXIT_VMM_ERROR;
 }
 
+/* Wait (up to 10 s) for re-parented children: a jailed VMM dying after its supervisor. */
+static void reap_orphans(void)
+{
+	for (int i = 0; i < 1000; i++) {
+		pid_t r = waitpid(-1, NULL, WNOHANG);
+		if (r < 0 && errno == ECHILD)
+			return;
+		if (r == 0)
+			usleep(10000);
+	}
+	kv_warn("a child of the VMM's supervisor is still running");
+}
+
 int kvl_run(struct kvl_plan *plan, const char *vmm_path, bool forward_stdin)
 {
 	struct launcher l = { .plan = plan, .console_fd = -1, .api_fd = -1, .listen_fd = -1 };
@@ -495,6 +508,14 @@ int kvl_run(struct kvl_plan *plan, const char *vmm_path, bool forward_stdin)
 		kv_error("signalfd: %s", strerror(errno));
 		goto out;
 	}
+	/*
+	 * The jailed VMM is the supervisor's child; when the supervisor is
+	 * SIGKILLed (grace end, "kill") the VMM follows through
+	 * PR_SET_PDEATHSIG and is re-parented here, so it can be reaped
+	 * before its jail directory is removed.
+	 */
+	if (plan->jail)
+		prctl(PR_SET_CHILD_SUBREAPER, 1);
 	if (spawn_vmm(&l, vmm_path, &err) < 0) {
 		kv_error("%s", kv_err_msg(err));
 		goto out;
@@ -620,6 +641,8 @@ out:
 		kill(l.vmm_pid, SIGKILL);
 		waitpid(l.vmm_pid, NULL, 0);
 	}
+	if (plan->jail)
+		reap_orphans();
 	for (unsigned i = 0; i < KVL_MAX_CLIENTS; i++)
 		client_drop(&l.clients[i]);
 	if (l.api_fd >= 0)
