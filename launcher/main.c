@@ -17,6 +17,9 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
+
+#include "kvirt/caps.h"
 #include "kvirt/cleanup.h"
 #include "kvirt/log.h"
 #include "kvirt/util.h"
@@ -215,14 +218,23 @@ static int cmd_run(int argc, char **argv, bool validate_only)
 		return KVL_EXIT_INVALID;
 	}
 	plan.start_ns = start_ns;
-	/* The jail needs root (namespaces, pivot_root, the uid drop). */
+	/*
+	 * The jail needs root with CAP_SYS_ADMIN (namespaces, mounts,
+	 * pivot_root) and CAP_SETUID/CAP_SETGID (the id switch).  A root
+	 * launcher without them (a pod whose securityContext does not grant
+	 * them) runs the VMM unjailed and says so loudly rather than failing.
+	 */
+	bool caps_ok =
+	    kv_caps_have(CAP_SYS_ADMIN) && kv_caps_have(CAP_SETUID) && kv_caps_have(CAP_SETGID);
 	if (no_jail)
 		kv_warn("--no-jail: kvirt-vmm runs unjailed, with the launcher's uid and "
 			"namespaces (debugging only)");
 	else if (geteuid() != 0)
 		kv_info("not running as root: kvirt-vmm runs without its jail (uid %u)",
 			(unsigned)geteuid());
-	plan.jail = !no_jail && geteuid() == 0;
+	else if (!caps_ok)
+		kv_warn("no CAP_SYS_ADMIN/CAP_SETUID/CAP_SETGID: kvirt-vmm runs WITHOUT its jail");
+	plan.jail = !no_jail && geteuid() == 0 && caps_ok;
 	plan.jail_uid = jail_id[0];
 	plan.jail_gid = jail_id[1];
 	int code = kvl_run(&plan, vmm, fwd_stdin);
