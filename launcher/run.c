@@ -152,7 +152,9 @@ static uint64_t jail_nofile(const struct kvl_plan *plan)
  * regular file larger than any disk (docs/launcher.md "Jail").
  * podnet: tap queues passed as --net fd=N work in the jail's new network
  * namespace (vmm_jail.keep_netns stays false); tap=NAME would not (the VMM
- * opens /dev/net/tun after entering the jail).
+ * opens /dev/net/tun after entering the jail).  The launcher must still hold
+ * CAP_SYS_ADMIN, CAP_SETUID and CAP_SETGID here (main.c checks them): drop
+ * its own capabilities only after spawn_vmm().
  */
 static char **vmm_argv(const struct launcher *l)
 {
