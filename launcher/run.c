@@ -258,6 +258,18 @@ static int spawn_vmm(struct launcher *l, const char *vmm, struct kv_err **err)
 	return 0;
 }
 
+/*
+ * SIGKILL the VMM's process group: kvirt-vmm, or the jail's supervisor and
+ * the jailed VMM (it keeps the group across the PID namespace; its own
+ * PR_SET_PDEATHSIG is a second line).  Also the pid itself, in case the
+ * child has not reached setpgid() yet.
+ */
+static void kill_vmm(struct launcher *l)
+{
+	kill(-l->vmm_pid, SIGKILL);
+	kill(l->vmm_pid, SIGKILL);
+}
+
 static void client_drop(struct client *c)
 {
 	if (c->fd >= 0)
@@ -338,7 +350,7 @@ static void handle_request(struct launcher *l, struct client *c, const char *lin
 		reply(c, api_call(l, cmd));
 	} else if (!strcmp(cmd, "kill")) {
 		l->cmd_killed = true;
-		kill(l->vmm_pid, SIGKILL);
+		kill_vmm(l);
 		kv_info("kill requested on the control socket: VMM killed");
 		reply(c, json_pack("{s:b}", "ok", 1));
 	} else if (!strcmp(cmd, "console")) {
@@ -570,7 +582,7 @@ int kvl_run(struct kvl_plan *plan, const char *vmm_path, bool forward_stdin)
 		}
 		if (l.terminating && !l.grace_killed && now >= l.grace_deadline_ns) {
 			l.grace_killed = true;
-			kill(l.vmm_pid, SIGKILL);
+			kill_vmm(&l);
 		}
 		if (r <= 0)
 			continue;
@@ -595,7 +607,7 @@ int kvl_run(struct kvl_plan *plan, const char *vmm_path, bool forward_stdin)
 				} else if (si.ssi_signo == SIGINT) {
 					kv_info("second interrupt: killing the VM now");
 					l.grace_killed = true;
-					kill(l.vmm_pid, SIGKILL);
+					kill_vmm(&l);
 				}
 			}
 		}
@@ -640,7 +652,7 @@ int kvl_run(struct kvl_plan *plan, const char *vmm_path, bool forward_stdin)
 		code = exit_status(&l);
 out:
 	if (l.vmm_pid > 0 && !l.vmm_exited) {
-		kill(l.vmm_pid, SIGKILL);
+		kill_vmm(&l);
 		waitpid(l.vmm_pid, NULL, 0);
 	}
 	if (plan->jail)
