@@ -69,7 +69,17 @@ struct kvl_plan {
 	struct kvl_disk disks[KVL_MAX_DISKS];
 	unsigned ndisks;
 	struct kvl_net net;
+	/*
+	 * The VMM's jail (docs/launcher.md "Jail"): on by default when the
+	 * launcher runs as root.  jail_dir is <run_dir>/jail, made by kvl_run.
+	 */
+	bool jail;
+	unsigned jail_uid, jail_gid;
+	char *jail_dir;
 };
+
+/* Default unprivileged uid/gid of the jailed VMM: KubeVirt's "qemu" user. */
+#define KVL_JAIL_DEFAULT_ID 107
 
 struct kvl_options {
 	const char *base_dir;	 /* relative image paths resolve here (the manifest's dir) */

@@ -17,6 +17,9 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
+
+#include "kvirt/caps.h"
 #include "kvirt/cleanup.h"
 #include "kvirt/log.h"
 #include "kvirt/util.h"
@@ -46,6 +49,10 @@ static void usage(FILE *f)
 	    "  --network pod|none   pod: the VMI's interface (bridge/masquerade) set up in\n"
 	    "                       this network namespace; none: no NIC, namespace untouched\n"
 	    "                       (default: pod with --downward, else none)\n"
+	    "  --jail-uid N, --jail-gid N  unprivileged uid/gid of the jailed kvirt-vmm\n"
+	    "                       (default 107, KubeVirt's qemu user)\n"
+	    "  --no-jail            run kvirt-vmm without its jail (debugging only; the jail\n"
+	    "                       is on by default as root, off when not root)\n"
 	    "Exit status: 0 powered off, 1 bad input (nothing started), 2 rebooted, 3 crashed,\n"
 	    "4 VMM error, 5 killed when the grace period ended, 6 killed on request.\n",
 	    f);
@@ -104,13 +111,17 @@ static int cmd_run(int argc, char **argv, bool validate_only)
 		{ "downward", required_argument, NULL, 'd' },
 		{ "stdin", no_argument, NULL, 's' },
 		{ "network", required_argument, NULL, 'N' },
+		{ "no-jail", no_argument, NULL, 'J' },
+		{ "jail-uid", required_argument, NULL, 'U' },
+		{ "jail-gid", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct kvl_options o = { 0 };
 	const char *vmm = NULL, *input = NULL;
-	bool downward = false, fwd_stdin = false;
+	bool downward = false, fwd_stdin = false, no_jail = false;
 	const char *network = NULL;
+	unsigned jail_id[2] = { KVL_JAIL_DEFAULT_ID, KVL_JAIL_DEFAULT_ID }; /* uid, gid */
 	int opt;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
@@ -131,6 +142,22 @@ static int cmd_run(int argc, char **argv, bool validate_only)
 			}
 			kv_error("--network: \"%s\" is neither pod nor none", optarg);
 			return KVL_EXIT_INVALID;
+		case 'J': no_jail = true; break;
+		case 'U':
+		case 'G': {
+			/* 0 would keep root; (uid_t)-1 means "unchanged" to setresuid. */
+			char *end;
+			errno = 0;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || !v || v >= UINT32_MAX ||
+			    optarg[0] == '-') {
+				kv_error("--jail-%s: \"%s\" is not a non-zero uid/gid",
+					 opt == 'U' ? "uid" : "gid", optarg);
+				return KVL_EXIT_INVALID;
+			}
+			jail_id[opt == 'G'] = (unsigned)v;
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return KVL_EXIT_INVALID;
 		}
@@ -211,6 +238,25 @@ static int cmd_run(int argc, char **argv, bool validate_only)
 		return KVL_EXIT_INVALID;
 	}
 	plan.start_ns = start_ns;
+	/*
+	 * The jail needs root with CAP_SYS_ADMIN (namespaces, mounts,
+	 * pivot_root) and CAP_SETUID/CAP_SETGID (the id switch).  A root
+	 * launcher without them (a pod whose securityContext does not grant
+	 * them) runs the VMM unjailed and says so loudly rather than failing.
+	 */
+	bool caps_ok =
+	    kv_caps_have(CAP_SYS_ADMIN) && kv_caps_have(CAP_SETUID) && kv_caps_have(CAP_SETGID);
+	if (no_jail)
+		kv_warn("--no-jail: kvirt-vmm runs unjailed, with the launcher's uid and "
+			"namespaces (debugging only)");
+	else if (geteuid() != 0)
+		kv_info("not running as root: kvirt-vmm runs without its jail (uid %u)",
+			(unsigned)geteuid());
+	else if (!caps_ok)
+		kv_warn("no CAP_SYS_ADMIN/CAP_SETUID/CAP_SETGID: kvirt-vmm runs WITHOUT its jail");
+	plan.jail = !no_jail && geteuid() == 0 && caps_ok;
+	plan.jail_uid = jail_id[0];
+	plan.jail_gid = jail_id[1];
 	int code = kvl_run(&plan, vmm, fwd_stdin);
 	kvl_plan_cleanup(&plan);
 	return code;

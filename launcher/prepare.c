@@ -795,6 +795,42 @@ int kvl_prepare(json_t *vmi, const struct kvl_options *o, struct kvl_plan *plan,
 	return 0;
 }
 
+/*
+ * rm -r of `name` under `at`: never follows a symlink and never descends
+ * into another filesystem (a mount left behind stays, and its directory
+ * with it).  Returns -1 with errno set on the first failure.
+ */
+static int rm_tree(int at, const char *name, dev_t dev)
+{
+	int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return unlinkat(at, name, 0);
+	struct stat st;
+	if (fstat(fd, &st) < 0 || st.st_dev != dev) {
+		close(fd);
+		errno = EXDEV;
+		return -1;
+	}
+	DIR *dh = fdopendir(fd);
+	if (!dh) {
+		close(fd);
+		return -1;
+	}
+	int r = 0;
+	struct dirent *e;
+	while ((e = readdir(dh)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+		    rm_tree(dirfd(dh), e->d_name, dev) < 0)
+			r = -1;
+	int saved = errno;
+	closedir(dh);
+	if (r < 0) {
+		errno = saved;
+		return -1;
+	}
+	return unlinkat(at, name, AT_REMOVEDIR);
+}
+
 void kvl_plan_cleanup(struct kvl_plan *plan)
 {
 	/* The VMM is gone by now (kvl_run waits for it): restore the pod's network. */
@@ -808,6 +844,13 @@ void kvl_plan_cleanup(struct kvl_plan *plan)
 		free(d->path);
 		free(d->serial);
 	}
+	if (plan->jail_dir) {
+		/* The jail's mount points (its mounts died with the VMM's namespace). */
+		struct stat st;
+		if (lstat(plan->jail_dir, &st) == 0 && S_ISDIR(st.st_mode) &&
+		    rm_tree(AT_FDCWD, plan->jail_dir, st.st_dev) < 0)
+			kv_warn("cannot remove %s: %s", plan->jail_dir, strerror(errno));
+	}
 	if (plan->run_dir_created && plan->run_dir) {
 		/* Sockets and anything else left behind, then the directory itself. */
 		DIR *dh = opendir(plan->run_dir);
@@ -820,6 +863,7 @@ void kvl_plan_cleanup(struct kvl_plan *plan)
 		if (rmdir(plan->run_dir) < 0)
 			kv_warn("cannot remove %s: %s", plan->run_dir, strerror(errno));
 	}
+	free(plan->jail_dir);
 	free(plan->run_dir);
 	free(plan->name);
 	free(plan->namespace);

@@ -129,8 +129,107 @@ broken:
 	return json_pack("{s:b, s:s}", "ok", 0, "error", "the VMM's control socket failed");
 }
 
+/*
+ * RLIMIT_NOFILE of the jailed VMM.  What it holds: stdio, /dev/kvm, the VM,
+ * one fd per vCPU, the event loop's epoll/signalfd/timerfd, the control
+ * socket and its clients, and per device its backing file, io_uring or
+ * worker eventfds and one ioeventfd per queue plus irqfds (MSI-X: a vector
+ * per queue).  64 per device covers 16 queues with room to spare; 8 per vCPU
+ * covers per-vCPU queues.
+ * podnet: add 64 per interface (each tap queue fd counts once more).
+ */
+static uint64_t jail_nofile(const struct kvl_plan *plan)
+{
+	/* The pod interface (when bound) counts like a disk: tap queues, eventfds, irqfds. */
+	return 256 + 64 * ((uint64_t)plan->ndisks + (plan->net.b ? 1 : 0)) +
+	       8 * (uint64_t)plan->vcpus;
+}
+
+/*
+ * kvirt-vmm --config CFG, plus the jail when plan->jail (vmm/jail.c): new
+ * mount/PID/IPC/UTS/network namespaces, root = plan->jail_dir holding only
+ * the kernel, initrd, disks and /dev/kvm, RLIMIT_NOFILE, then the uid/gid
+ * drop with no capabilities left.  The control socket (vmm.sock) and the
+ * console (a socketpair on stdio) are opened before the VMM enters the jail,
+ * so they stay reachable from here; the disks are opened while the VMM is
+ * still root, before the uid drop, so their owner and mode need no change.
+ * RLIMIT_FSIZE is left unlimited: the VMM's stderr is ours, which may be a
+ * regular file larger than any disk (docs/launcher.md "Jail").
+ * podnet: tap queues passed as --net fd=N work in the jail's new network
+ * namespace (vmm_jail.keep_netns stays false); tap=NAME would not (the VMM
+ * opens /dev/net/tun after entering the jail).  The launcher must still hold
+ * CAP_SYS_ADMIN, CAP_SETUID and CAP_SETGID here (main.c checks them): drop
+ * its own capabilities only after spawn_vmm().
+ */
+static char **vmm_argv(const struct launcher *l)
+{
+	const struct kvl_plan *p = l->plan;
+	char **argv = calloc(16, sizeof(*argv));
+	if (!argv)
+		return NULL;
+	unsigned n = 0;
+	argv[n++] = strdup("kvirt-vmm");
+	argv[n++] = strdup("--config");
+	argv[n++] = strdup(l->config_path);
+	if (p->jail) {
+		argv[n++] = strdup("--jail");
+		argv[n++] = strdup(p->jail_dir);
+		argv[n++] = strdup("--jail-nofile");
+		argv[n++] = kv_strdup_printf("%llu", (unsigned long long)jail_nofile(p));
+		argv[n++] = strdup("--uid");
+		argv[n++] = kv_strdup_printf("%u", p->jail_uid);
+		argv[n++] = strdup("--gid");
+		argv[n++] = kv_strdup_printf("%u", p->jail_gid);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (!argv[i]) {
+			for (unsigned j = 0; j < n; j++)
+				free(argv[j]);
+			free(argv);
+			return NULL;
+		}
+	}
+	return argv;
+}
+
+static void argv_free(char **argv)
+{
+	for (unsigned i = 0; argv && argv[i]; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+/* <run_dir>/jail: root-owned, 0755, empty (vmm/jail.c binds what it needs in). */
+static int make_jail_dir(struct kvl_plan *plan, struct kv_err **err)
+{
+	if (!plan->jail)
+		return 0;
+	plan->jail_dir = kv_strdup_printf("%s/jail", plan->run_dir);
+	if (!plan->jail_dir)
+		return kv_err_set(err, ENOMEM, "out of memory");
+	if (mkdir(plan->jail_dir, 0755) < 0) {
+		int e = errno;
+		free(plan->jail_dir);
+		plan->jail_dir = NULL; /* not ours: cleanup must not remove it */
+		errno = e;
+		return kv_err_errno(err, "cannot create the jail directory %s/jail", plan->run_dir);
+	}
+	/* mkdir obeys the umask; the jailed uid must be able to traverse its root. */
+	if (chmod(plan->jail_dir, 0755) < 0)
+		return kv_err_errno(err, "chmod %s", plan->jail_dir);
+	return 0;
+}
+
 static int spawn_vmm(struct launcher *l, const char *vmm, struct kv_err **err)
 {
+	char **argv = vmm_argv(l);
+	if (!argv)
+		return kv_err_set(err, ENOMEM, "out of memory");
+	if (l->plan->jail)
+		kv_info("kvirt-vmm runs jailed: root %s, uid %u gid %u, no capabilities, "
+			"open files <= %llu",
+			l->plan->jail_dir, l->plan->jail_uid, l->plan->jail_gid,
+			(unsigned long long)jail_nofile(l->plan));
 	int sp[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
 		return kv_err_errno(err, "socketpair");
@@ -138,6 +237,7 @@ static int spawn_vmm(struct launcher *l, const char *vmm, struct kv_err **err)
 	if (pid < 0) {
 		close(sp[0]);
 		close(sp[1]);
+		argv_free(argv);
 		return kv_err_errno(err, "fork");
 	}
 	if (pid == 0) {
@@ -151,11 +251,12 @@ static int spawn_vmm(struct launcher *l, const char *vmm, struct kv_err **err)
 		if (dup2(sp[1], STDIN_FILENO) < 0 || dup2(sp[1], STDOUT_FILENO) < 0)
 			_exit(127);
 		kvl_net_child_fds(&l->plan->net);
-		execl(vmm, "kvirt-vmm", "--config", l->config_path, (char *)NULL);
+		execv(vmm, argv);
 		dprintf(STDERR_FILENO, "kvirt-launcher: cannot execute %s: %s\n", vmm,
 			strerror(errno));
 		_exit(127);
 	}
+	argv_free(argv);
 	close(sp[1]);
 	l->console_fd = sp[0];
 	fcntl(l->console_fd, F_SETFL, O_NONBLOCK);
@@ -185,6 +286,18 @@ static int drop_caps(struct kvl_plan *plan)
 	else if (plan->net.b)
 		kv_info("capabilities dropped; kept CAP_NET_ADMIN to restore the network at exit");
 	return r;
+}
+
+/*
+ * SIGKILL the VMM's process group: kvirt-vmm, or the jail's supervisor and
+ * the jailed VMM (it keeps the group across the PID namespace; its own
+ * PR_SET_PDEATHSIG is a second line).  Also the pid itself, in case the
+ * child has not reached setpgid() yet.
+ */
+static void kill_vmm(struct launcher *l)
+{
+	kill(-l->vmm_pid, SIGKILL);
+	kill(l->vmm_pid, SIGKILL);
 }
 
 static void client_drop(struct client *c)
@@ -230,14 +343,14 @@ static json_t *status(struct launcher *l)
 	}
 	json_t *ifaces = kvl_net_status(&l->plan->net);
 	json_t *r = json_pack(
-	    "{s:b, s:s, s:s, s:s, s:b, s:I, s:I, s:o, s:o, s:I, s:I, s:I, s:s}", "ok", 1, "name",
-	    l->plan->name, "namespace", l->plan->namespace, "phase",
+	    "{s:b, s:s, s:s, s:s, s:b, s:I, s:I, s:o, s:o, s:I, s:I, s:I, s:s, s:s?}", "ok", 1,
+	    "name", l->plan->name, "namespace", l->plan->namespace, "phase",
 	    l->terminating ? "Terminating" : "Running", "paused", state && !strcmp(state, "paused"),
 	    "vcpus", (json_int_t)l->plan->vcpus, "memory", (json_int_t)l->plan->memory, "disks",
 	    disks ? disks : json_array(), "interfaces", ifaces ? ifaces : json_array(),
 	    "boot_time_ms", (json_int_t)l->start_realtime_ms, "uptime_ms",
 	    (json_int_t)((kv_now_ns() - l->start_ns) / 1000000), "vmm_pid", (json_int_t)l->vmm_pid,
-	    "vmm_state", state ? state : "unknown");
+	    "vmm_state", state ? state : "unknown", "jail", l->plan->jail_dir);
 	return r;
 }
 
@@ -268,7 +381,7 @@ static void handle_request(struct launcher *l, struct client *c, const char *lin
 		reply(c, api_call(l, cmd));
 	} else if (!strcmp(cmd, "kill")) {
 		l->cmd_killed = true;
-		kill(l->vmm_pid, SIGKILL);
+		kill_vmm(l);
 		kv_info("kill requested on the control socket: VMM killed");
 		reply(c, json_pack("{s:b}", "ok", 1));
 	} else if (!strcmp(cmd, "console")) {
@@ -375,6 +488,19 @@ static int exit_status(struct launcher *l)
 	return KVL_EXIT_VMM_ERROR;
 }
 
+/* Wait (up to 10 s) for re-parented children: a jailed VMM dying after its supervisor. */
+static void reap_orphans(void)
+{
+	for (int i = 0; i < 1000; i++) {
+		pid_t r = waitpid(-1, NULL, WNOHANG);
+		if (r < 0 && errno == ECHILD)
+			return;
+		if (r == 0)
+			usleep(10000);
+	}
+	kv_warn("a child of the VMM's supervisor is still running");
+}
+
 int kvl_run(struct kvl_plan *plan, const char *vmm_path, bool forward_stdin)
 {
 	struct launcher l = { .plan = plan, .console_fd = -1, .api_fd = -1, .listen_fd = -1 };
@@ -404,6 +530,10 @@ int kvl_run(struct kvl_plan *plan, const char *vmm_path, bool forward_stdin)
 			goto out;
 		}
 	}
+	if (make_jail_dir(plan, &err) < 0) {
+		kv_error("%s", kv_err_msg(err));
+		goto out;
+	}
 	l.listen_fd = unix_listen(l.control_path, &err);
 	if (l.listen_fd < 0) {
 		kv_error("control socket: %s", kv_err_msg(err));
@@ -423,6 +553,14 @@ int kvl_run(struct kvl_plan *plan, const char *vmm_path, bool forward_stdin)
 		kv_error("signalfd: %s", strerror(errno));
 		goto out;
 	}
+	/*
+	 * The jailed VMM is the supervisor's child; when the supervisor is
+	 * SIGKILLed (grace end, "kill") the VMM follows through
+	 * PR_SET_PDEATHSIG and is re-parented here, so it can be reaped
+	 * before its jail directory is removed.
+	 */
+	if (plan->jail)
+		prctl(PR_SET_CHILD_SUBREAPER, 1);
 	if (spawn_vmm(&l, vmm_path, &err) < 0) {
 		kv_error("%s", kv_err_msg(err));
 		goto out;
@@ -483,7 +621,7 @@ int kvl_run(struct kvl_plan *plan, const char *vmm_path, bool forward_stdin)
 		}
 		if (l.terminating && !l.grace_killed && now >= l.grace_deadline_ns) {
 			l.grace_killed = true;
-			kill(l.vmm_pid, SIGKILL);
+			kill_vmm(&l);
 		}
 		if (r <= 0)
 			continue;
@@ -508,7 +646,7 @@ int kvl_run(struct kvl_plan *plan, const char *vmm_path, bool forward_stdin)
 				} else if (si.ssi_signo == SIGINT) {
 					kv_info("second interrupt: killing the VM now");
 					l.grace_killed = true;
-					kill(l.vmm_pid, SIGKILL);
+					kill_vmm(&l);
 				}
 			}
 		}
@@ -558,9 +696,11 @@ int kvl_run(struct kvl_plan *plan, const char *vmm_path, bool forward_stdin)
 		code = exit_status(&l);
 out:
 	if (l.vmm_pid > 0 && !l.vmm_exited) {
-		kill(l.vmm_pid, SIGKILL);
+		kill_vmm(&l);
 		waitpid(l.vmm_pid, NULL, 0);
 	}
+	if (plan->jail)
+		reap_orphans();
 	for (unsigned i = 0; i < KVL_MAX_CLIENTS; i++)
 		client_drop(&l.clients[i]);
 	if (l.api_fd >= 0)

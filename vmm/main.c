@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -193,6 +194,9 @@ int main(int argc, char **argv)
 	/* Every file is open now: no capability is needed any more. */
 	if (r >= 0)
 		r = kv_caps_drop_all(uid, gid, &err);
+	/* The id switch cleared PR_SET_PDEATHSIG (commit_creds): the jailed VMM re-arms it. */
+	if (r >= 0 && jail.dir && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		r = kv_err_errno(&err, "jail: PR_SET_PDEATHSIG");
 	if (r >= 0)
 		r = vm_start(&vm, &err);
 	if (r < 0) {

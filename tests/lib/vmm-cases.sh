@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Shared setup of the vm-suite scripts that run kvirt-vmm cases inside
 # tests/kvmhost: checks, TAP helpers and the common kernel command line.
-# Usage: . vmm-cases.sh [CASE] — only CASE runs when given.
+# Usage: . vmm-cases.sh [CASE[,CASE...]] — only those cases run when given.
 . "$(dirname "${BASH_SOURCE[0]}")/vmrun.sh"
 : "${KVIRT_GUEST_KERNEL:?}" "${KVIRT_GUEST_INITRD:?}"
 vmm=$(command -v kvirt-vmm) || { echo "1..0 # SKIP kvirt-vmm not built"; exit 77; }
@@ -19,4 +19,4 @@ not_ok() {
 	echo "# $2"
 	[ -f "${3:-}" ] && tail -n 30 "$3" | sed 's/^/#   /'
 }
-want() { [ -z "$only" ] || [ "$only" = "$1" ]; }
+want() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }

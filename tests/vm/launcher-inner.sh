@@ -29,6 +29,11 @@ wait_for() {
 	return 1
 }
 ticks() { kv_complete_lines "$1" | grep -acE '^TICK [0-9]+'; }
+# The launcher runs as root here, so kvirt-vmm is jailed in <run dir>/jail:
+# the jailed VMM's host pid is in the supervisor's log line.
+jailed_pid() { sed -n 's/.*jail: kvirt-vmm runs as pid \([0-9]*\),.*/\1/p' "$1" | head -1; }
+mounts() { cut -d' ' -f5 /proc/self/mountinfo | sort; }
+mounts_before=$(mounts)
 
 # ---- disks: qcow2 containerDisk + emptyDisk + cloud-init NoCloud ----------
 if want disks; then
@@ -79,8 +84,11 @@ YAML
 		not_ok "disks" "run directory left behind: $(ls "$work/run-disks")" "$log"
 	elif ! grep -q 'qcow2 .* prepared as sparse raw' "$log"; then
 		not_ok "disks" "no qcow2 conversion logged" "$log"
+	elif ! grep -q "kvirt-vmm runs jailed: root $work/run-disks/jail, uid 107 gid 107" "$log" ||
+		[ -z "$(jailed_pid "$log")" ]; then
+		not_ok "disks" "kvirt-vmm did not run jailed" "$log"
 	else
-		ok "disks: guest $detail (user-data md5 in the YAML $ud_md5); launcher exit 0, run dir removed"
+		ok "disks: jailed VMM; guest $detail (user-data md5 in the YAML $ud_md5); launcher exit 0, run dir removed"
 	fi
 fi
 
@@ -178,6 +186,26 @@ if want control; then
 			not_ok "status fields" "got: $st" "$log"
 		fi
 		vmm_pid=$(jq -r .vmm_pid <<<"$st")
+		# The jail (issue 10): the VMM proper is the supervisor's child.
+		jpid=$(jailed_pid "$log")
+		jdir=$work/run-control/jail
+		jst=$( [ -n "$jpid" ] && grep -E '^(Uid|Gid|CapEff|CapPrm|NoNewPrivs|Seccomp):' /proc/$jpid/status | tr -s '\t ' ' ' | tr '\n' ' ')
+		if [[ -n "$jpid" && "$jst" == *"Uid: 107 107 107 107"* && "$jst" == *"Gid: 107 107 107 107"* &&
+			"$jst" == *"CapEff: 0000000000000000"* && "$jst" == *"CapPrm: 0000000000000000"* &&
+			"$jst" == *"NoNewPrivs: 1"* && "$jst" == *"Seccomp: 2"* ]] &&
+			[ "$(jq -r .jail <<<"$st")" = "$jdir" ]; then
+			ok "jail: /proc/$jpid/status (supervisor $vmm_pid): $jst"
+		else
+			not_ok "jail: /proc/<vmm>/status" "pid ${jpid:-?}: ${jst:-nothing}; status jail $(jq -r .jail <<<"$st")" "$log"
+		fi
+		root_id=$( [ -n "$jpid" ] && stat -Lc %d:%i /proc/$jpid/root 2>/dev/null)
+		jail_id=$(stat -c %d:%i "$jdir" 2>/dev/null)
+		inside=$( [ -n "$jpid" ] && ls /proc/$jpid/root 2>/dev/null | tr '\n' ' ')
+		if [ -n "$root_id" ] && [ "$root_id" = "$jail_id" ]; then
+			ok "jail: /proc/$jpid/root is $jdir (dev:ino $root_id); it holds: $inside"
+		else
+			not_ok "jail: /proc/<vmm>/root" "root ${root_id:-?}, jail ${jail_id:-?}; holds: $inside" "$log"
+		fi
 		# Let the counter run a little first, so "stopped" means stopped.
 		wait_for "$log" '^TICK ([4-9]|[1-9][0-9]+)([^0-9]|$)' 60
 		"$launcher" ctl "$sock" pause >/dev/null
@@ -231,8 +259,8 @@ if want control; then
 			wait "$lpid"
 			rc=$?
 			if [ $rc = 0 ] && grep -aq KVIRT-POWER-BUTTON "$log" && [ ! -e /proc/"$vmm_pid" ] &&
-				[ ! -e "$work/run-control" ]; then
-				ok "power button: acpid powered the guest off, launcher exit 0, VMM gone, run dir removed"
+				[ ! -e /proc/"${jpid:-0}" ] && [ ! -e "$work/run-control" ]; then
+				ok "power button: acpid powered the guest off, launcher exit 0, VMM gone, run dir (and jail) removed"
 			else
 				not_ok "power button" "launcher exit $rc (want 0), VMM $([ -e /proc/"$vmm_pid" ] && echo alive || echo gone)" "$log"
 			fi
@@ -247,14 +275,16 @@ if want grace; then
 		kill -9 "$lpid" 2>/dev/null
 	else
 		vmm_pid=$("$launcher" ctl "$sock" status | jq -r .vmm_pid)
+		jpid=$(jailed_pid "$log")
 		t0=$(date +%s%N)
 		kill -TERM "$lpid"
 		wait "$lpid"
 		rc=$?
 		ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-		if [ $rc = 5 ] && [ "$ms" -ge 5000 ] && [ ! -e /proc/"$vmm_pid" ] && [ ! -e "$work/run-grace" ] &&
+		if [ $rc = 5 ] && [ "$ms" -ge 5000 ] && [ ! -e /proc/"$vmm_pid" ] && [ -n "$jpid" ] &&
+			[ ! -e /proc/"$jpid" ] && [ ! -e "$work/run-grace" ] &&
 			grep -q 'did not power off within 5s' "$log"; then
-			ok "SIGTERM, guest ignores the button: VMM killed after ${ms} ms (grace 5 s), exit 5, run dir removed"
+			ok "SIGTERM, guest ignores the button: VMM (and jailed VMM) killed after ${ms} ms (grace 5 s), exit 5, run dir removed"
 		else
 			not_ok "SIGTERM with grace 5 s" "exit $rc (want 5) after $ms ms; VMM $([ -e /proc/"$vmm_pid" ] && echo alive || echo gone)" "$log"
 		fi
@@ -267,13 +297,17 @@ if want kill; then
 		kill -9 "$lpid" 2>/dev/null
 	else
 		vmm_pid=$("$launcher" ctl "$sock" status | jq -r .vmm_pid)
+		jpid=$(jailed_pid "$log")
 		resp=$("$launcher" ctl "$sock" kill)
 		wait "$lpid"
 		rc=$?
-		if [ $rc = 6 ] && [ ! -e /proc/"$vmm_pid" ] && [ ! -e "$work/run-kill" ]; then
-			ok "kill on the control socket ($resp): VMM gone, launcher exit 6, run dir removed"
+		# SIGKILL hits the supervisor; the jailed VMM follows (PR_SET_PDEATHSIG)
+		# and the launcher (a child subreaper) reaps it before it exits.
+		if [ $rc = 6 ] && [ -n "$jpid" ] && [ ! -e /proc/"$vmm_pid" ] && [ ! -e /proc/"$jpid" ] &&
+			[ ! -e "$work/run-kill" ]; then
+			ok "kill on the control socket ($resp): VMM and jailed VMM gone, launcher exit 6, run dir removed"
 		else
-			not_ok "kill on the control socket" "exit $rc (want 6), response $resp" "$log"
+			not_ok "kill on the control socket" "exit $rc (want 6), response $resp; supervisor $vmm_pid $([ -e /proc/"$vmm_pid" ] && echo alive || echo gone), jailed VMM ${jpid:-?} $([ -e /proc/"${jpid:-0}" ] && grep State /proc/"$jpid"/status || echo gone), run dir $([ -e "$work/run-kill" ] && echo left || echo removed)" "$log"
 		fi
 	fi
 fi
@@ -309,6 +343,34 @@ YAML
 }
 exit_case reboot "$base kvirt.test=hello kvirt.end=reboot" 2 "guest reboots"
 exit_case crash "$base kvirt.test=vmm-panic" 3 "guest kernel panics"
+
+# ---- no-jail, and nothing left mounted ------------------------------------
+if want nojail; then
+	log=$logdir/launcher-nojail.log
+	cat >"$work/nojail.yaml" <<YAML
+apiVersion: kubevirt.io/v1
+kind: VirtualMachineInstance
+metadata: {name: launcher-nojail}
+spec:
+  domain:
+    memory: {guest: 128Mi}
+$(kernel_boot "$base kvirt.test=hello")
+YAML
+	kv_vm_run 300 "$log" -- L --no-jail --run-dir "$work/run-nojail" "$work/nojail.yaml"
+	if [ "$(kv_result_field "$KV_VM_RESULT" status)" = pass ] && [ "$KV_VM_RC" = 0 ] &&
+		grep -q 'warning: --no-jail' "$log" && ! grep -q 'jail: kvirt-vmm runs as pid' "$log" &&
+		[ ! -e "$work/run-nojail" ]; then
+		ok "--no-jail: warned, VMM not jailed, guest passed, exit 0"
+	else
+		not_ok "--no-jail" "guest '${KV_VM_RESULT:-none}', exit $KV_VM_RC" "$log"
+	fi
+fi
+mounts_after=$(mounts)
+if [ "$mounts_before" = "$mounts_after" ]; then
+	ok "no mounts left behind ($(wc -l <<<"$mounts_after") in /proc/self/mountinfo before and after)"
+else
+	not_ok "mounts left behind" "$(diff <(echo "$mounts_before") <(echo "$mounts_after") | tr '\n' ' ')" /dev/null
+fi
 
 echo "1..$n"
 [ $failed = 0 ]

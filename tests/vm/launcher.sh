@@ -5,8 +5,11 @@
 # partition); the control socket (status, pause/resume against a guest
 # counter, console attach, power button -> exit 0); SIGTERM with a guest
 # that ignores the button -> killed at the grace end; a guest reboot -> exit
-# 2, a guest panic -> exit 3.  TAP from
-# launcher-inner.sh.  Optional argument: one case name.
+# 2, a guest panic -> exit 3.  kvirt-vmm runs jailed (issue 10): the
+# control case checks /proc/<vmm>/status (uid 107, no capabilities,
+# NoNewPrivs, seccomp) and that its root is <run dir>/jail; --no-jail runs
+# unjailed; no mount is left behind.  TAP from launcher-inner.sh.
+# Optional argument: case names, comma-separated.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 command -v qemu-system-x86_64 >/dev/null || { echo "1..0 # SKIP qemu-system-x86_64 missing (scripts/deps.sh)"; exit 77; }
