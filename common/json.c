@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "kvirt/cleanup.h"
 #include "kvirt/util.h"
@@ -204,6 +205,21 @@ int kv_json_loadb(const char *buf, size_t len, const char *what, json_t **out, s
 char *kv_json_dumps(const json_t *j)
 {
 	return json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+int kv_json_send_line(int fd, json_t *j)
+{
+	_cleanup_free_ char *text = j ? kv_json_dumps(j) : NULL;
+	if (j)
+		json_decref(j);
+	if (!text)
+		return -ENOMEM;
+	size_t n = strlen(text);
+	text[n] = '\n'; /* replaces the NUL; the length is known */
+	ssize_t w = send(fd, text, n + 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (w < 0)
+		return -errno;
+	return (size_t)w == n + 1 ? 0 : -EAGAIN;
 }
 
 static int count_bytes(const char *buf, size_t size, void *data)

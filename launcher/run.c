@@ -318,16 +318,8 @@ static void client_send(struct client *c, const void *buf, size_t len)
 
 static void reply(struct client *c, json_t *resp)
 {
-	_cleanup_free_ char *text = resp ? kv_json_dumps(resp) : NULL;
-	if (resp)
-		json_decref(resp);
-	if (!text) {
+	if (kv_json_send_line(c->fd, resp) < 0)
 		client_drop(c);
-		return;
-	}
-	size_t n = strlen(text);
-	text[n] = '\n';
-	client_send(c, text, n + 1);
 }
 
 static json_t *status(struct launcher *l)

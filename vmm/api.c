@@ -201,17 +201,8 @@ static json_t *api_handle(struct vmm_api *api, struct vm *vm, const char *line, 
 
 static void api_reply(struct vmm_api_client *c, json_t *resp)
 {
-	_cleanup_free_ char *text = resp ? kv_json_dumps(resp) : NULL;
-	if (resp)
-		json_decref(resp);
-	if (!text) {
-		api_drop(c);
-		return;
-	}
-	size_t n = strlen(text);
-	text[n] = '\n'; /* replaces the NUL; we know the length */
 	/* Responses are small; a client that does not read them is dropped. */
-	if (send(c->fd, text, n + 1, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)(n + 1))
+	if (kv_json_send_line(c->fd, resp) < 0)
 		api_drop(c);
 }
 

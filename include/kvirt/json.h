@@ -98,6 +98,12 @@ static inline void kv_json_decrefp(json_t **j)
 int kv_json_loadb(const char *buf, size_t len, const char *what, json_t **out, struct kv_err **err);
 /* Serialize compactly into malloc'd memory (NULL on ENOMEM). */
 char *kv_json_dumps(const json_t *j);
+/*
+ * JSON lines on a socket: send `j` compactly plus '\n' in one non-blocking
+ * send and drop the reference (NULL `j` is ENOMEM).  A short send is EAGAIN:
+ * the control sockets treat a peer that does not read as gone.
+ */
+int kv_json_send_line(int fd, json_t *j);
 
 /*
  * Dotted-path lookups ("metadata.labels", "spec.template.spec"); a path step
