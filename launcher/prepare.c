@@ -343,6 +343,8 @@ static int prep_container_disk(struct prep *p, const json_t *src, const char *sh
 	int r = container_disk_file(p, src, shown, &file, err);
 	if (r < 0)
 		return r;
+	if (!file)
+		return kv_err_set(err, ENOENT, "%s.image: no disk image found", shown);
 	_cleanup_close_ int fd = open(file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return kv_err_errno(err, "%s.image: cannot open %s", shown, file);

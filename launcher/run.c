@@ -231,8 +231,12 @@ static int spawn_vmm(struct launcher *l, const char *vmm, struct kv_err **err)
 			l->plan->jail_dir, l->plan->jail_uid, l->plan->jail_gid,
 			(unsigned long long)jail_nofile(l->plan));
 	int sp[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+		int e = errno;
+		argv_free(argv);
+		errno = e;
 		return kv_err_errno(err, "socketpair");
+	}
 	pid_t pid = fork();
 	if (pid < 0) {
 		close(sp[0]);

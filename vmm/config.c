@@ -401,7 +401,7 @@ static int json_value_text(const struct kv_json *o, const char *field, const cha
 	case KV_JSON_STRING:
 		if ((r = kv_json_get_string(o, field, v, err)) < 0)
 			return r;
-		return 1;
+		return *v ? 1 : 0;
 	case KV_JSON_BOOL: {
 		bool b = false;
 		if ((r = kv_json_get_bool(o, field, &b, err)) < 0)
