@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/seccomp.h>
+#include <limits.h>
 #include <malloc.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -355,6 +356,15 @@ int vmm_seccomp_init(bool enabled, struct kv_err **err)
 	/* Sanitizer allocators ignore mallopt(); they manage their own arenas. */
 	if (mallopt(M_ARENA_MAX, (int)(8 * (ncpu > 0 ? ncpu : 1))) != 1)
 		kv_debug("seccomp: mallopt(M_ARENA_MAX) not supported by this allocator");
+	/*
+	 * Shrinking a thread arena's heap makes glibc read
+	 * /proc/sys/vm/overcommit_memory once (openat again): bench/blk's QD32
+	 * job freed enough bounce buffers in an I/O thread to get there and
+	 * the VMM died.  With no trimming, heaps are never shrunk (freed
+	 * memory stays for reuse; whole heaps are still unmapped).
+	 */
+	if (mallopt(M_TRIM_THRESHOLD, INT_MAX) != 1)
+		kv_debug("seccomp: mallopt(M_TRIM_THRESHOLD) not supported by this allocator");
 	/*
 	 * JSON log lines use strftime, which loads the time zone (openat of
 	 * /etc/localtime) the first time; later calls reuse it while TZ is
