@@ -32,8 +32,13 @@ kv_vm_run() {
 	"$@" </dev/null >"$log" 2>&1 &
 	pid=$!
 	local deadline=$(( t0 + timeout_s * 1000000000 ))
+	local alive
 	while :; do
 		now=$(date +%s%N)
+		# Checked before the log is read: a VMM that wrote its last line
+		# and exited between the scan and the check would be missed.
+		alive=1
+		kill -0 "$pid" 2>/dev/null || alive=0
 		if [ -z "$KV_VM_INIT_MS" ] && grep -q '^KVIRT-INIT' "$log"; then
 			KV_VM_INIT_MS=$(( (now - t0) / 1000000 ))
 		fi
@@ -46,7 +51,7 @@ kv_vm_run() {
 			KV_VM_RESULT=$line
 			break
 		fi
-		kill -0 "$pid" 2>/dev/null || break
+		[ "$alive" = 1 ] || break
 		[ "$now" -lt "$deadline" ] || break
 		sleep 0.01
 	done
