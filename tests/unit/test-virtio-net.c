@@ -18,6 +18,7 @@
 #include "kvirt/guest_mem.h"
 #include "kvirt/virtio_net.h"
 #include "kvirt/virtqueue.h"
+#include "guest-ram.h"
 #include "tap.h"
 
 #define RAM_SIZE (1u << 20)
@@ -32,38 +33,11 @@
 #define F_NEXT	 VIRTQ_DESC_F_NEXT
 #define F_WRITE	 VIRTQ_DESC_F_WRITE
 
-static uint8_t *ram;
 static struct guest_mem mem;
 static struct virtq rxq, txq;
 static struct net_path *p;
 static struct virtio_net_stats st;
 static int peer; /* the "network" side of the fake tap */
-
-static void set_desc(uint64_t table, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
-		     uint16_t next)
-{
-	struct virtq_desc d = { .addr = addr, .len = len, .flags = flags, .next = next };
-	memcpy(ram + table + 16 * i, &d, sizeof(d));
-}
-
-static void put16(uint64_t gpa, uint16_t v)
-{
-	memcpy(ram + gpa, &v, 2);
-}
-
-static uint16_t get16(uint64_t gpa)
-{
-	uint16_t v;
-	memcpy(&v, ram + gpa, 2);
-	return v;
-}
-
-static uint32_t get32(uint64_t gpa)
-{
-	uint32_t v;
-	memcpy(&v, ram + gpa, 4);
-	return v;
-}
 
 static uint16_t avail_n[2];
 

@@ -11,6 +11,7 @@
 
 #include "kvirt/guest_mem.h"
 #include "kvirt/virtqueue.h"
+#include "guest-ram.h"
 #include "tap.h"
 
 #define RAM_SIZE  (1u << 20)
@@ -20,38 +21,11 @@
 #define DATA_GPA  0x10000
 #define IND_GPA	  0x40000
 
-static uint8_t *ram;
 static struct guest_mem mem;
 
 static void ram_reset(void)
 {
 	memset(ram, 0, RAM_SIZE);
-}
-
-static void set_desc(uint64_t table, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
-		     uint16_t next)
-{
-	struct virtq_desc d = { .addr = addr, .len = len, .flags = flags, .next = next };
-	memcpy(ram + table + 16 * i, &d, sizeof(d));
-}
-
-static void put16(uint64_t gpa, uint16_t v)
-{
-	memcpy(ram + gpa, &v, 2);
-}
-
-static uint16_t get16(uint64_t gpa)
-{
-	uint16_t v;
-	memcpy(&v, ram + gpa, 2);
-	return v;
-}
-
-static uint32_t get32(uint64_t gpa)
-{
-	uint32_t v;
-	memcpy(&v, ram + gpa, 4);
-	return v;
 }
 
 /* Publish `heads` in the available ring of a queue of `size`. */
