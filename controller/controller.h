@@ -97,6 +97,7 @@ struct kvc_sync {
 	bool failed;
 	uint64_t requeue_ms;
 };
+/* NULL when out of memory; the key has then been marked done (failed) already. */
 struct kvc_sync *kvc_sync_begin(struct kvc *c, struct k8s_queue *q, enum kvc_kind kind,
 				const char *key);
 /* Drop the reconcile's own reference (after issuing calls). */

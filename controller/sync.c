@@ -28,11 +28,12 @@ struct kvc_sync *kvc_sync_begin(struct kvc *c, struct k8s_queue *q, enum kvc_kin
 				const char *key)
 {
 	struct kvc_sync *s = calloc(1, sizeof(*s));
-	if (!s)
-		return NULL;
-	s->key = strdup(key);
-	if (!s->key) {
+	if (s)
+		s->key = strdup(key);
+	if (!s || !s->key) {
+		/* Out of memory: hand the key back as failed, so it is retried with backoff. */
 		free(s);
+		k8s_queue_done(q, key, false);
 		return NULL;
 	}
 	s->c = c;

@@ -182,10 +182,8 @@ void kvc_vm_sync(void *ud, struct k8s_queue *q, const char *key)
 {
 	struct kvc *c = ud;
 	struct kvc_sync *s = kvc_sync_begin(c, q, KVC_VM, key);
-	if (!s) {
-		k8s_queue_done(q, key, false);
+	if (!s)
 		return;
-	}
 	json_t *vm = k8s_informer_get_key(c->vms, key);
 	if (!vm) {
 		json_object_del(c->vm_expect, key);

@@ -248,10 +248,8 @@ void kvc_vmi_sync(void *ud, struct k8s_queue *q, const char *key)
 	/* Declared before any goto: a cleanup variable must never be jumped over. */
 	_cleanup_err_ struct kv_err *verr = NULL;
 	struct kvc_sync *s = kvc_sync_begin(c, q, KVC_VMI, key);
-	if (!s) {
-		k8s_queue_done(q, key, false);
+	if (!s)
 		return;
-	}
 	json_t *vmi = k8s_informer_get_key(c->vmis, key);
 	json_t *pod = NULL;
 	if (!vmi) {

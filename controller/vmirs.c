@@ -105,10 +105,8 @@ void kvc_rs_sync(void *ud, struct k8s_queue *q, const char *key)
 {
 	struct kvc *c = ud;
 	struct kvc_sync *s = kvc_sync_begin(c, q, KVC_RS, key);
-	if (!s) {
-		k8s_queue_done(q, key, false);
+	if (!s)
 		return;
-	}
 	json_t *rs = k8s_informer_get_key(c->rss, key);
 	if (!rs || kv_jget(rs, "metadata.deletionTimestamp")) {
 		if (rs)
