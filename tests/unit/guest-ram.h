@@ -8,11 +8,24 @@
 #define KVIRT_TESTS_GUEST_RAM_H
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "kvirt/guest_mem.h"
 #include "kvirt/virtqueue.h"
 
 static uint8_t *ram;
+
+/* Allocate `size` bytes of zeroed RAM and describe it as one region at GPA 0. */
+static inline int guest_ram_init(struct guest_mem *m, size_t size)
+{
+	ram = calloc(1, size);
+	if (!ram)
+		return -1;
+	*m = (struct guest_mem){ .base = ram, .map_len = size, .nregions = 1 };
+	m->regions[0] = (struct guest_region){ .gpa = 0, .size = size, .host = ram };
+	return 0;
+}
 
 static inline void set_desc(uint64_t table, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
 			    uint16_t next)

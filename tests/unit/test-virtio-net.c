@@ -244,11 +244,8 @@ static void test_rx_mrg(void)
 
 int main(void)
 {
-	ram = calloc(1, RAM_SIZE);
-	if (!ram)
+	if (guest_ram_init(&mem, RAM_SIZE) < 0)
 		return 1;
-	mem = (struct guest_mem){ .base = ram, .map_len = RAM_SIZE, .nregions = 1 };
-	mem.regions[0] = (struct guest_region){ .gpa = 0, .size = RAM_SIZE, .host = ram };
 	test_tx();
 	test_rx_single();
 	test_rx_mrg();
