@@ -7,6 +7,7 @@
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -300,6 +301,9 @@ static void *pair_thread(void *arg)
 	kv_thread_enter(KV_THREAD_IO);
 	struct net_pair *np = arg;
 	struct virtio_net *n = np->n;
+	char name[16];
+	snprintf(name, sizeof(name), "net-q%u", np->index);
+	kv_thread_io_setup(name);
 	struct pair_loop l = { .np = np, .ep = -1 };
 	struct virtio_queue *rxq = &n->t.queues[2 * np->index];
 	struct virtio_queue *txq = &n->t.queues[2 * np->index + 1];

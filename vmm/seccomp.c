@@ -138,7 +138,7 @@ static const struct syscall_rule {
 	{ "fdatasync", I, ARG_ANY },
 	{ "fsync", I, ARG_ANY },
 	{ "prctl", I, ARG_SET_NAME },	      /* pthread_setname_np on itself */
-	{ "sched_setscheduler", I, ARG_ANY }, /* virtio-blk queue threads go SCHED_BATCH */
+	{ "sched_setscheduler", I, ARG_ANY }, /* I/O threads go SCHED_BATCH (kv_thread_io_setup) */
 	{ "fallocate", I, ARG_ANY },	      /* discard / write zeroes */
 	{ "io_uring_enter", I, ARG_ANY },     /* rings are set up before any filter */
 };

@@ -22,4 +22,14 @@ typedef void (*kv_thread_hook_fn)(enum kv_thread_kind kind);
 void kv_thread_set_enter_hook(kv_thread_hook_fn fn);
 void kv_thread_enter(enum kv_thread_kind kind);
 
+/*
+ * Names the calling I/O thread (for top/perf) and moves it to SCHED_BATCH:
+ * a kick or a completion then wakes it without preempting a running vCPU
+ * thread on the same CPU, so work piles up while the vCPU runs and goes
+ * out as one batch (one interrupt) instead of one per request.  On an idle
+ * CPU nothing changes.  Best effort: on failure the thread keeps its name
+ * and SCHED_OTHER.
+ */
+void kv_thread_io_setup(const char *name);
+
 #endif
