@@ -62,6 +62,7 @@ failed=0
 
 . "$(dirname "$0")/../tests/lib/vmrun.sh" # kv_complete_lines
 : >/tmp/bench-breakdown
+: >/tmp/bench-trace
 
 # Every counter of the VM's debugfs directory (VM stats and vCPU stats
 # summed over vCPUs), "name value" per line.
@@ -93,6 +94,34 @@ stats_delta() {
 	awk 'NR == FNR { b[$1] = $2; next } ($1 in b) && $2 - b[$1] > 0 { print $2 - b[$1], $1 }' \
 		/tmp/bench-stats.begin /tmp/bench-stats.end | sort -rn | grep -v 'ns$' | head -20 |
 		awk '{ printf "%s%s=%s", sep, $2, $1; sep = " " }'
+}
+
+# KVIRT_BENCH_TRACE=1: also record KVM's tracepoints over each job and list
+# the exit reasons, MSRs, MMIO/port addresses and hypercalls behind the
+# exits (diagnosis only: tracing costs CPU, so IOPS drop while it is on).
+tr_dir=/sys/kernel/debug/tracing
+tr_events="kvm_exit kvm_msr kvm_mmio kvm_pio kvm_hypercall kvm_inj_virq kvm_apic_ipi"
+trace_on() {
+	[ "${KVIRT_BENCH_TRACE:-0}" = 1 ] || return 0
+	local e
+	echo 0 >$tr_dir/tracing_on && echo 16384 >$tr_dir/buffer_size_kb && : >$tr_dir/trace
+	for e in $tr_events; do echo 1 >$tr_dir/events/kvm/$e/enable 2>/dev/null; done
+	echo 1 >$tr_dir/tracing_on
+}
+trace_off() { # NAME JOB: summary appended to /tmp/bench-trace
+	[ "${KVIRT_BENCH_TRACE:-0}" = 1 ] || return 0
+	echo 0 >$tr_dir/tracing_on
+	{
+		echo "$1 $2:"
+		awk '/ kvm_exit: / { for (i = 1; i <= NF; i++) if ($i == "reason") { print "exit", $(i + 1); break } }
+			/ kvm_msr: / { sub(/.*kvm_msr: /, ""); print "msr", $1, $2 }
+			/ kvm_mmio: / { sub(/.*kvm_mmio: /, ""); print "mmio", $1, $2, $6 }
+			/ kvm_pio: / { sub(/.*kvm_pio: /, ""); print "pio", $1, $3 }
+			/ kvm_hypercall: / { sub(/.*kvm_hypercall: /, ""); print "hypercall", $1 }
+			/ kvm_inj_virq: / { sub(/.*kvm_inj_virq: /, ""); print "inject", $1, $2 }
+			/ kvm_apic_ipi: / { print "ipi" }' $tr_dir/trace | sort | uniq -c | sort -rn | head -25 | sed 's/^/    /'
+	} >>/tmp/bench-trace
+	: >$tr_dir/trace
 }
 
 kvm_dir() { # the debugfs directory of the VM owned by pid $1
@@ -138,6 +167,7 @@ run_vm() {
 				begin_exits=$ex
 				stats_snapshot "$dir" >/tmp/bench-stats.begin
 				cpu_snapshot $pid >>/tmp/bench-stats.begin
+				trace_on
 				phase="job $job"
 				deadline=$((now + job_deadline))
 				;;
@@ -148,6 +178,7 @@ run_vm() {
 					stats_snapshot "$dir" >/tmp/bench-stats.end
 					cpu_snapshot $pid >>/tmp/bench-stats.end
 					echo "$name r${round:-1} $job: $(stats_delta)" >>/tmp/bench-breakdown
+					trace_off "$name r${round:-1}" "$job"
 				fi
 				phase="after $job"
 				deadline=$((now + job_deadline))
@@ -267,6 +298,7 @@ done
 echo "KVM debugfs counters that moved during each job (exit reasons; ~: CPU ticks of the"
 echo "nested host, and per thread of the VMM: _user = own code, _guest = in the guest):"
 sed 's/^/  /' /tmp/bench-breakdown
+[ -s /tmp/bench-trace ] && { echo "KVM trace per job (KVIRT_BENCH_TRACE=1): count, event, details"; cat /tmp/bench-trace; }
 rm -f $img
 if [ $failed != 0 ]; then
 	say "FAIL: see the reasons above; the table holds what was measured"
