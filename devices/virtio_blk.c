@@ -12,12 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "kvirt/cleanup.h"
+#include "kvirt/coalesce.h"
 #include "kvirt/log.h"
 #include "kvirt/thread.h"
 #include "kvirt/uring.h"
@@ -54,6 +56,7 @@ struct blk_io {
 	struct blk_io *next;
 	uint32_t type;
 	uint64_t off, len;
+	uint64_t t_ns; /* when the request was taken from the ring */
 	uint8_t *status;
 	uint32_t written;
 	void *bounce;
@@ -70,6 +73,9 @@ struct blk_queue {
 	bool running;
 	int stop_fd, done_fd;
 	unsigned inflight;
+	uint64_t now_ns;    /* the queue thread's clock, read once per wake-up */
+	uint16_t signalled; /* used index at the last interrupt decision */
+	struct kv_coalesce coalesce;
 	struct kv_uring *ring;
 	/* thread-pool backend */
 	pthread_mutex_t lock;
@@ -220,6 +226,7 @@ static void io_finish(struct blk_io *io, int res)
 {
 	struct blk_queue *bq = io->bq;
 	bq->inflight--;
+	kv_coalesce_latency(&bq->coalesce, bq->now_ns - io->t_ns);
 	bool ok = io->type == VIRTIO_BLK_T_FLUSH ? res == 0 : res >= 0 && (uint64_t)res == io->len;
 	if (ok && io->bounce && io->type == VIRTIO_BLK_T_IN) {
 		/* Scatter the bounce buffer into the guest's writable segments. */
@@ -339,6 +346,7 @@ static void handle_request(struct blk_queue *bq, struct blk_io *io)
 		uint64_t sector;
 	} hdr;
 	io->bq = bq;
+	io->t_ns = bq->now_ns;
 	io->written = 0;
 	if (req->write_len < 1) {
 		complete(io, 0); /* no status byte to write: the driver broke the protocol */
@@ -435,6 +443,32 @@ static void drain_fd(int fd)
 	}
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Interrupt the guest for what completed, unless kvirt/coalesce.h says to
+ * hold it a little longer for more completions.  Returns the hold in ns
+ * (0: signalled, or nothing to signal).
+ */
+static uint64_t signal_completions(struct blk_queue *bq, bool now)
+{
+	uint16_t done = (uint16_t)(bq->q->vq.used_idx - bq->signalled);
+	uint64_t hold = now ? 0 : kv_coalesce_hold(&bq->coalesce, done, bq->inflight, bq->now_ns);
+	if (hold)
+		return hold;
+	bq->coalesce.holding = false;
+	if (done) {
+		bq->signalled = bq->q->vq.used_idx;
+		virtio_queue_interrupt(bq->q);
+	}
+	return 0;
+}
+
 static void *queue_thread(void *arg)
 {
 	kv_thread_enter(KV_THREAD_IO);
@@ -449,20 +483,27 @@ static void *queue_thread(void *arg)
 		{ .fd = bq->done_fd, .events = POLLIN },
 		{ .fd = bq->stop_fd, .events = POLLIN },
 	};
+	bq->signalled = bq->q->vq.used_idx;
+	bq->coalesce = (struct kv_coalesce){ 0 };
 	/* Requests queued before DRIVER_OK (or before the thread ran) are picked up now. */
+	bq->now_ns = now_ns();
 	broken = !process_queue(bq);
 	if (broken)
 		virtio_pci_needs_reset(&bq->b->t);
 	virtio_queue_interrupt(bq->q);
+	uint64_t hold = 0;
 	while (!stopping || bq->inflight) {
-		if (poll(p, stopping ? 2 : 3, -1) < 0)
+		struct timespec ts = { .tv_sec = (time_t)(hold / 1000000000u),
+				       .tv_nsec = (long)(hold % 1000000000u) };
+		int n = ppoll(p, stopping ? 2 : 3, hold ? &ts : NULL, NULL);
+		bq->now_ns = now_ns();
+		if (n < 0)
 			continue;
 		if (p[2].revents & POLLIN)
 			stopping = true;
 		if (p[1].revents & POLLIN) {
 			drain_fd(bq->done_fd);
 			backend_reap(bq);
-			virtio_queue_interrupt(bq->q);
 		}
 		if (p[0].revents & POLLIN) {
 			drain_fd(bq->q->kick_fd);
@@ -470,12 +511,13 @@ static void *queue_thread(void *arg)
 				broken = !process_queue(bq);
 				if (broken)
 					virtio_pci_needs_reset(&bq->b->t);
-				virtio_queue_interrupt(bq->q);
 			}
 		}
+		hold = signal_completions(bq, stopping || broken);
 		if (stopping)
 			p[0].events = 0;
 	}
+	signal_completions(bq, true);
 	return NULL;
 }
 
