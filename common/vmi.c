@@ -650,13 +650,20 @@ int kv_vmi_resources(const json_t *spec, struct kv_vmi_resources *out, struct kv
 	json_t *l = kv_jget(domain, "resources.limits.memory");
 	if (l && kv_quantity_units(l, &out->memory_limit) < 0)
 		return kv_err_set(err, EINVAL, "spec.domain.resources.limits.memory: invalid");
+	long long dims[3] = { kv_jint(domain, "cpu.sockets", 1), kv_jint(domain, "cpu.cores", 1),
+			      kv_jint(domain, "cpu.threads", 1) };
 	unsigned long long n = 1;
-	n *= (unsigned long long)kv_jint(domain, "cpu.sockets", 1);
-	n *= (unsigned long long)kv_jint(domain, "cpu.cores", 1);
-	n *= (unsigned long long)kv_jint(domain, "cpu.threads", 1);
-	if (n < 1 || n > VMI_MAX_VCPUS)
+	for (unsigned i = 0; i < 3; i++) {
+		if (dims[i] < 1 || dims[i] > VMI_MAX_VCPUS)
+			return kv_err_set(err, EINVAL, "spec.domain.cpu: bad topology");
+		n *= (unsigned long long)dims[i];
+	}
+	if (n > VMI_MAX_VCPUS)
 		return kv_err_set(err, EINVAL, "spec.domain.cpu: bad topology");
 	out->vcpus = (unsigned)n;
+	out->sockets = (unsigned)dims[0];
+	out->cores = (unsigned)dims[1];
+	out->threads = (unsigned)dims[2];
 	json_t *c = kv_jget(domain, "resources.requests.cpu");
 	if (c && kv_quantity_milli(c, &out->cpu_request_mc) < 0)
 		return kv_err_set(err, EINVAL, "spec.domain.resources.requests.cpu: invalid");

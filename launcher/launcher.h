@@ -63,6 +63,7 @@ struct kvl_plan {
 	char *kernel, *initrd, *cmdline;
 	bool default_kernel; /* no kernelBoot: the launcher's switch-root kernel */
 	unsigned vcpus;
+	unsigned sockets, cores, threads; /* the guest's CPU topology (KubeVirt's) */
 	uint64_t memory;
 	long long grace_seconds;
 	uint64_t start_ns; /* launcher start (kv_now_ns), for the spawn timing log */

@@ -767,6 +767,9 @@ int kvl_prepare(json_t *vmi, const struct kvl_options *o, struct kvl_plan *plan,
 		return kv_err_set(
 		    err, EINVAL, "spec.domain.cpu: %u vCPUs; kvirt-vmm runs at most 64", res.vcpus);
 	plan->vcpus = res.vcpus;
+	plan->sockets = res.sockets;
+	plan->cores = res.cores;
+	plan->threads = res.threads;
 	/* The VMM wants whole MiB. */
 	plan->memory = (res.guest_memory + (1u << 20) - 1) & ~((uint64_t)(1u << 20) - 1);
 	if (plan->memory < (32u << 20))
@@ -892,9 +895,11 @@ char *kvl_vmm_config(const struct kvl_plan *plan, const char *api_path)
 	if (!disks || !api)
 		return NULL;
 	_cleanup_json_t_ json_t *cfg =
-	    json_pack("{s:s, s:s, s:I, s:s, s:s, s:O, s:s}", "kernel", plan->kernel, "cmdline",
-		      plan->cmdline, "cpus", (json_int_t)plan->vcpus, "memory", mem, "serial",
-		      "stdio", "disks", disks, "api", api);
+	    json_pack("{s:s, s:s, s:I, s:{s:I, s:I, s:I}, s:s, s:s, s:O, s:s}", "kernel",
+		      plan->kernel, "cmdline", plan->cmdline, "cpus", (json_int_t)plan->vcpus,
+		      "topology", "sockets", (json_int_t)plan->sockets, "cores",
+		      (json_int_t)plan->cores, "threads", (json_int_t)plan->threads, "memory", mem,
+		      "serial", "stdio", "disks", disks, "api", api);
 	if (cfg && plan->initrd)
 		json_object_set_new(cfg, "initrd", json_string(plan->initrd));
 	if (cfg && plan->net.b)

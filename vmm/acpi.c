@@ -7,6 +7,7 @@
 #include "kvirt/cleanup.h"
 #include "kvirt/devices.h"
 #include "kvirt/pci.h"
+#include "cpu.h"
 
 #define OEM_ID	     "KVIRT "
 #define OEM_TABLE_ID "KVIRTVMM"
@@ -209,7 +210,7 @@ static size_t madt_len(unsigned cpus)
 	return SDT_HDR_LEN + 8 + cpus * 8 + 12 + 2 * 10 + 6;
 }
 
-static void build_madt(uint8_t *t, unsigned cpus)
+static void build_madt(uint8_t *t, unsigned cpus, const struct cpu_topo *topo)
 {
 	uint32_t len = (uint32_t)madt_len(cpus);
 	sdt_header(t, "APIC", len, 5);
@@ -219,9 +220,9 @@ static void build_madt(uint8_t *t, unsigned cpus)
 	for (unsigned i = 0; i < cpus; i++, p += 8) {
 		p[0] = 0; /* Processor Local APIC */
 		p[1] = 8;
-		p[2] = (uint8_t)i; /* ACPI processor UID */
-		p[3] = (uint8_t)i; /* APIC ID: matches CPUID leaf 1/0xb (cpuid.c) */
-		put32(p + 4, 1);   /* enabled */
+		p[2] = (uint8_t)i;		      /* ACPI processor UID */
+		p[3] = (uint8_t)cpu_apic_id(topo, i); /* as in CPUID leaf 1/0xb (cpu.c) */
+		put32(p + 4, 1);		      /* enabled */
 	}
 	p[0] = 1; /* I/O APIC */
 	p[1] = 12;
@@ -294,7 +295,10 @@ int acpi_build(const struct acpi_config *cfg, uint8_t *buf, size_t len, uint64_t
 	facs[32] = 2; /* version */
 
 	build_fadt(fadt, l.dsdt, l.facs);
-	build_madt(madt, cfg->cpus);
+	const struct cpu_topo topo = { cfg->sockets ? cfg->sockets : cfg->cpus,
+				       cfg->cores ? cfg->cores : 1,
+				       cfg->threads ? cfg->threads : 1 };
+	build_madt(madt, cfg->cpus, &topo);
 
 	sdt_header(xsdt, "XSDT", SDT_HDR_LEN + 8 * nentries, 1);
 	put64(xsdt + SDT_HDR_LEN, l.fadt);

@@ -25,6 +25,8 @@
 
 struct acpi_config {
 	unsigned cpus;
+	/* Topology for the MADT's APIC IDs (cpu_apic_id()); all 0: cpus sockets. */
+	unsigned sockets, cores, threads;
 	bool pci; /* describe the PCI host bridge (PCI0) */
 	/* Optional: extra devices inside \_SB (the PCI host bridge hooks in here). */
 	void (*dsdt_sb_extra)(struct aml *a, void *ctx);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
+#include "cpu.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 #include "kvirt/json.h"
 #include "kvirt/util.h"
 
+#include "cpu.h"
 void vmm_config_init(struct vmm_config *cfg)
 {
 	*cfg = (struct vmm_config){ .serial = VMM_SERIAL_STDIO };
@@ -86,14 +89,128 @@ static int parse_memory(struct vmm_config *cfg, const char *v, struct kv_err **e
 	return 0;
 }
 
-static int parse_cpus(struct vmm_config *cfg, const char *v, struct kv_err **err)
+static int parse_topo_count(const char *key, const char *v, unsigned *out, struct kv_err **err)
 {
 	uint64_t n;
-	if (kv_parse_u64(v, &n) < 0 || n > UINT32_MAX)
-		return kv_err_set(err, EINVAL, "cpus: \"%s\" is not a number of vCPUs", v);
-	cfg->cpus = (unsigned)n;
-	if (!n) /* 0 would otherwise mean "not given" to vmm_config_finish() */
-		return kv_err_set(err, EINVAL, "cpus: must be between 1 and %d", VMM_MAX_CPUS);
+	if (kv_parse_u64(v, &n) < 0 || n < 1 || n > VMM_MAX_CPUS)
+		return kv_err_set(err, EINVAL, "cpus: %s: \"%s\" is not a count between 1 and %d",
+				  key, v, VMM_MAX_CPUS);
+	*out = (unsigned)n;
+	return 0;
+}
+
+static int set_topology_key(struct vmm_config *cfg, const char *key, const char *v,
+			    struct kv_err **err)
+{
+	if (!strcmp(key, "sockets"))
+		return parse_topo_count(key, v, &cfg->sockets, err);
+	if (!strcmp(key, "cores"))
+		return parse_topo_count(key, v, &cfg->cores, err);
+	if (!strcmp(key, "threads"))
+		return parse_topo_count(key, v, &cfg->threads, err);
+	return kv_err_set(err, EINVAL, "cpus: unknown key \"%s\" (sockets, cores, threads)", key);
+}
+
+/* "4", "4,sockets=1,cores=2,threads=2" or "sockets=2,cores=2" (4 vCPUs). */
+static int parse_cpus(struct vmm_config *cfg, const char *v, struct kv_err **err)
+{
+	_cleanup_free_ char *copy = strdup(v);
+	if (!copy)
+		return kv_err_set(err, ENOMEM, "cpus: out of memory");
+	char *save = NULL;
+	bool first = true;
+	for (char *tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save), first = false) {
+		char *eq = strchr(tok, '=');
+		if (!eq && first) {
+			uint64_t n;
+			if (kv_parse_u64(tok, &n) < 0 || n > UINT32_MAX)
+				return kv_err_set(err, EINVAL,
+						  "cpus: \"%s\" is not a number of vCPUs", tok);
+			if (!n) /* 0 would otherwise mean "not given" */
+				return kv_err_set(err, EINVAL, "cpus: must be between 1 and %d",
+						  VMM_MAX_CPUS);
+			cfg->cpus = (unsigned)n;
+			continue;
+		}
+		if (!eq)
+			return kv_err_set(err, EINVAL, "cpus: \"%s\" is not key=value", tok);
+		*eq = 0;
+		int r = set_topology_key(cfg, tok, eq + 1, err);
+		if (r < 0)
+			return r;
+	}
+	if (first)
+		return kv_err_set(err, EINVAL, "cpus: empty; give a number of vCPUs");
+	return 0;
+}
+
+/* JSON "topology": {"sockets": S, "cores": C, "threads": T} */
+static int topology_from_json(struct vmm_config *cfg, const struct kv_json *root,
+			      struct kv_err **err)
+{
+	const struct kv_json *t = NULL;
+	int r = kv_json_get_object(root, "topology", &t, err);
+	if (r <= 0)
+		return r;
+	static const char *const fields[] = { "sockets", "cores", "threads", NULL };
+	r = kv_json_check_fields(t, "topology", fields, err);
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; fields[i]; i++) {
+		uint64_t n;
+		r = kv_json_get_u64(t, fields[i], &n, err);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			continue;
+		char num[24];
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)n);
+		r = set_topology_key(cfg, fields[i], num, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Fill in the topology (see vmm_config) and check it against cpus. */
+static int validate_topology(struct vmm_config *cfg, struct kv_err **err)
+{
+	if (!cfg->sockets && !cfg->cores && !cfg->threads) {
+		if (!cfg->cpus)
+			cfg->cpus = 1;
+		cfg->sockets = cfg->cpus;
+		cfg->cores = cfg->threads = 1;
+	}
+	if (!cfg->sockets)
+		cfg->sockets = 1;
+	if (!cfg->cores)
+		cfg->cores = 1;
+	if (!cfg->threads)
+		cfg->threads = 1;
+	uint64_t n = (uint64_t)cfg->sockets * cfg->cores * cfg->threads;
+	if (n > VMM_MAX_CPUS)
+		return kv_err_set(err, ERANGE,
+				  "cpus: sockets %u × cores %u × threads %u = %llu vCPUs; must be "
+				  "between 1 and %d",
+				  cfg->sockets, cfg->cores, cfg->threads, (unsigned long long)n,
+				  VMM_MAX_CPUS);
+	if (!cfg->cpus)
+		cfg->cpus = (unsigned)n;
+	if (n != cfg->cpus)
+		return kv_err_set(err, EINVAL,
+				  "cpus: %u vCPUs but sockets %u × cores %u × threads %u = %llu; "
+				  "make them agree (or leave the count out)",
+				  cfg->cpus, cfg->sockets, cfg->cores, cfg->threads,
+				  (unsigned long long)n);
+	/* APIC IDs are bit fields per level; the MADT's LAPIC entries hold 8 bits. */
+	struct cpu_topo t = { cfg->sockets, cfg->cores, cfg->threads };
+	unsigned max_id = cpu_apic_id(&t, cfg->cpus - 1);
+	if (max_id > 254)
+		return kv_err_set(err, EINVAL,
+				  "cpus: sockets %u × cores %u × threads %u needs APIC ID %u; at "
+				  "most 254 (round cores/threads to powers of two, or use fewer)",
+				  cfg->sockets, cfg->cores, cfg->threads, max_id);
 	return 0;
 }
 
@@ -386,8 +503,8 @@ int vmm_config_set(struct vmm_config *cfg, const char *field, const char *value,
 }
 
 static const char *const json_fields[] = {
-	"kernel",    "initrd", "cmdline", "cpus", "memory", "serial",
-	"hugepages", "pit",    "disks",	  "nets", "api",    NULL,
+	"kernel", "initrd", "cmdline", "cpus", "memory",   "serial", "hugepages",
+	"pit",	  "disks",  "nets",    "api",  "topology", NULL,
 };
 
 /* A JSON scalar in the textual form the flags use (booleans as on/off). */
@@ -534,6 +651,9 @@ int vmm_config_from_json(struct vmm_config *cfg, const char *buf, size_t len, co
 					  VMM_MAX_CPUS, (unsigned long long)n);
 		cfg->cpus = (unsigned)n;
 	}
+	r = topology_from_json(cfg, root, err);
+	if (r < 0)
+		return r;
 
 	/* memory: bytes as an integer, or a size string like "512M". */
 	switch (kv_json_field_type(root, "memory")) {
@@ -597,8 +717,12 @@ static int check_file(const char *field, const char *path, struct kv_err **err)
 int vmm_config_validate(struct vmm_config *cfg, bool check_files, struct kv_err **err)
 {
 	int r;
-	if (!cfg->cpus)
-		cfg->cpus = 1;
+	if (cfg->cpus > VMM_MAX_CPUS)
+		return kv_err_set(err, ERANGE, "cpus: must be between 1 and %d, not %u",
+				  VMM_MAX_CPUS, cfg->cpus);
+	r = validate_topology(cfg, err);
+	if (r < 0)
+		return r;
 	if (!cfg->memory)
 		cfg->memory = 256ull << 20;
 	if (!cfg->cmdline && replace_str(&cfg->cmdline, "console=ttyS0") < 0)
@@ -606,9 +730,6 @@ int vmm_config_validate(struct vmm_config *cfg, bool check_files, struct kv_err 
 
 	if (!cfg->kernel)
 		return kv_err_set(err, EINVAL, "kernel: required (a bzImage path)");
-	if (cfg->cpus > VMM_MAX_CPUS)
-		return kv_err_set(err, ERANGE, "cpus: must be between 1 and %d, not %u",
-				  VMM_MAX_CPUS, cfg->cpus);
 	if (cfg->memory < VMM_MIN_MEMORY || cfg->memory > VMM_MAX_MEMORY)
 		return kv_err_set(err, ERANGE, "memory: must be between %llu MiB and %llu GiB",
 				  VMM_MIN_MEMORY >> 20, VMM_MAX_MEMORY >> 30);

@@ -76,6 +76,10 @@ struct vmm_config {
 	char *initrd;  /* NULL: none */
 	char *cmdline; /* never NULL after vmm_config_finish() */
 	unsigned cpus;
+	/* Guest CPU topology; 0 = not given.  vmm_config_validate() fills
+	 * them: cpus sockets of one core and one thread unless asked
+	 * otherwise (KubeVirt's and QEMU's default), product = cpus. */
+	unsigned sockets, cores, threads;
 	uint64_t memory; /* bytes */
 	enum vmm_serial_kind serial;
 	char *serial_path; /* for file: and unix: */

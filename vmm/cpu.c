@@ -35,17 +35,34 @@ static unsigned order_bits(unsigned n)
 	return b;
 }
 
-void cpuid_normalize(struct kvm_cpuid_entry2 *e, unsigned n, unsigned index, unsigned ncpus)
+unsigned cpu_topo_count(const struct cpu_topo *t)
 {
-	const unsigned apic_id = index; /* the MADT uses the same numbering */
-	const unsigned core_bits = order_bits(ncpus);
+	return t->sockets * t->cores * t->threads;
+}
+
+unsigned cpu_apic_id(const struct cpu_topo *t, unsigned index)
+{
+	const unsigned thread_bits = order_bits(t->threads), core_bits = order_bits(t->cores);
+	unsigned thread = index % t->threads, core = (index / t->threads) % t->cores;
+	unsigned socket = index / (t->threads * t->cores);
+	return (socket << (core_bits + thread_bits)) | (core << thread_bits) | thread;
+}
+
+void cpuid_normalize(struct kvm_cpuid_entry2 *e, unsigned n, unsigned index,
+		     const struct cpu_topo *t)
+{
+	const unsigned apic_id = cpu_apic_id(t, index); /* the MADT uses the same */
+	const unsigned thread_bits = order_bits(t->threads);
+	const unsigned pkg_bits =
+	    thread_bits + order_bits(t->cores);		/* APIC ID bits below the socket */
+	const unsigned per_pkg = t->cores * t->threads; /* logical CPUs per socket */
 	for (unsigned i = 0; i < n; i++) {
 		struct kvm_cpuid_entry2 *c = &e[i];
 		switch (c->function) {
 		case 1:
 			c->ebx = (c->ebx & 0x0000ffffu) | (apic_id << 24) |
-				 ((ncpus > 255 ? 255 : ncpus) << 16);
-			if (ncpus > 1)
+				 ((1u << pkg_bits > 255 ? 255 : 1u << pkg_bits) << 16);
+			if (per_pkg > 1)
 				c->edx |= CPUID_1_EDX_HTT;
 			else
 				c->edx &= ~CPUID_1_EDX_HTT;
@@ -61,21 +78,29 @@ void cpuid_normalize(struct kvm_cpuid_entry2 *e, unsigned n, unsigned index, uns
 			c->ecx &= ~CPUID_1_ECX_OSXSAVE;
 			break;
 		case 4:
-			/* Deterministic cache parameters: ncpus cores, one thread per cache. */
-			if (c->eax & 0x1f)
-				c->eax = (c->eax & 0x3fff) | ((ncpus - 1) << 26);
+			/*
+			 * Deterministic cache parameters: EAX[31:26] core IDs per
+			 * package - 1; EAX[25:14] logical IDs sharing the cache - 1:
+			 * one core's threads for L1/L2, the whole socket for L3.
+			 */
+			if (c->eax & 0x1f) {
+				unsigned level = (c->eax >> 5) & 7;
+				unsigned share = level >= 3 ? pkg_bits : thread_bits;
+				c->eax = (c->eax & 0x3fff) | (((1u << share) - 1) << 14) |
+					 (((1u << (pkg_bits - thread_bits)) - 1) << 26);
+			}
 			break;
 		case 0xb:
 		case 0x1f:
-			/* Level 0 = SMT (1 thread), level 1 = core (ncpus), then invalid. */
+			/* Level 0 = SMT (threads), level 1 = core (the socket), then invalid. */
 			c->edx = apic_id;
 			if (c->index == 0) {
-				c->eax = 0;
-				c->ebx = 1;
+				c->eax = thread_bits;
+				c->ebx = t->threads;
 				c->ecx = (1u << 8) | 0;
 			} else if (c->index == 1) {
-				c->eax = core_bits;
-				c->ebx = ncpus;
+				c->eax = pkg_bits;
+				c->ebx = per_pkg;
 				c->ecx = (2u << 8) | 1;
 			} else {
 				c->eax = 0;
@@ -84,14 +109,15 @@ void cpuid_normalize(struct kvm_cpuid_entry2 *e, unsigned n, unsigned index, uns
 			}
 			break;
 		case 0x80000008:
-			/* AMD: NC (cores - 1) and ApicIdCoreIdSize. */
-			c->ecx = (c->ecx & ~0xf0ffu) | (core_bits << 12) | (ncpus - 1);
+			/* AMD: NC (logical CPUs per package - 1) and ApicIdCoreIdSize. */
+			c->ecx = (c->ecx & ~0xf0ffu) | (pkg_bits << 12) | ((per_pkg - 1) & 0xff);
 			break;
 		case 0x8000001e:
-			/* AMD extended APIC ID; compute unit = core, one thread each. */
+			/* AMD extended APIC ID; compute unit = core, node = socket. */
 			c->eax = apic_id;
-			c->ebx = (c->ebx & ~0xffffu) | (index & 0xff);
-			c->ecx = 0;
+			c->ebx = (c->ebx & ~0xffffu) | ((t->threads - 1) << 8) |
+				 ((index / t->threads) % t->cores & 0xff);
+			c->ecx = (index / per_pkg) & 0xff;
 			break;
 		case KVM_CPUID_SIGNATURE:
 			/* "KVMKVMKVM\0\0\0": the guest's kvm_para detection keys on it. */
@@ -201,15 +227,15 @@ static int cpu_set_lint(int fd, struct kv_err **err)
 	return 0;
 }
 
-int cpu_setup(int vcpu_fd, const struct kvm_cpuid2 *supported, unsigned index, unsigned ncpus,
-	      struct kv_err **err)
+int cpu_setup(int vcpu_fd, const struct kvm_cpuid2 *supported, unsigned index,
+	      const struct cpu_topo *t, struct kv_err **err)
 {
 	size_t sz = sizeof(*supported) + supported->nent * sizeof(supported->entries[0]);
 	_cleanup_free_ struct kvm_cpuid2 *c = malloc(sz);
 	if (!c)
 		return kv_err_set(err, ENOMEM, "cpuid: out of memory");
 	memcpy(c, supported, sz);
-	cpuid_normalize(c->entries, c->nent, index, ncpus);
+	cpuid_normalize(c->entries, c->nent, index, t);
 	if (ioctl(vcpu_fd, KVM_SET_CPUID2, c) < 0)
 		return kv_err_errno(err, "vcpu %u: KVM_SET_CPUID2", index);
 	int r = cpu_set_msrs(vcpu_fd, err);

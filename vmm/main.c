@@ -27,7 +27,8 @@
 static void usage(FILE *f)
 {
 	fputs("usage: kvirt-vmm [--config vm.json] [--kernel BZIMAGE] [--initrd FILE]\n"
-	      "                 [--cmdline ARGS] [--cpus N] [--memory SIZE]\n"
+	      "                 [--cmdline ARGS] [--memory SIZE]\n"
+	      "                 [--cpus N[,sockets=S][,cores=C][,threads=T]]\n"
 	      "                 [--serial stdio|none|file:PATH|unix:PATH] [--hugepages none|thp]\n"
 	      "                 [--pit on|off] [--seccomp on|off] [--api unix:PATH]\n"
 	      "                 [--jail DIR [--jail-nofile N] [--jail-fsize SIZE]] [--uid N] "

@@ -440,7 +440,11 @@ static int vm_load_guest(struct vm *vm, struct kv_err **err)
 	    guest_mem_ptr(&vm->mem, ACPI_TABLES_START, ACPI_TABLES_END - ACPI_TABLES_START);
 	if (!area)
 		return kv_err_set(err, EFAULT, "acpi: table area is not RAM");
-	struct acpi_config acfg = { .cpus = vm->cfg->cpus, .pci = true };
+	struct acpi_config acfg = { .cpus = vm->cfg->cpus,
+				    .sockets = vm->cfg->sockets,
+				    .cores = vm->cfg->cores,
+				    .threads = vm->cfg->threads,
+				    .pci = true };
 	struct acpi_layout layout;
 	r = acpi_build(&acfg, area, ACPI_TABLES_END - ACPI_TABLES_START, ACPI_TABLES_START, &layout,
 		       err);
@@ -458,6 +462,7 @@ static int vm_create_vcpus(struct vm *vm, struct kv_err **err)
 	int r = cpuid_get_supported(vm->kvm_fd, &cpuid, err);
 	if (r < 0)
 		return r;
+	const struct cpu_topo topo = { vm->cfg->sockets, vm->cfg->cores, vm->cfg->threads };
 	vm->vcpus = calloc(vm->cfg->cpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
 		return kv_err_set(err, ENOMEM, "vcpus: out of memory");
@@ -467,14 +472,15 @@ static int vm_create_vcpus(struct vm *vm, struct kv_err **err)
 		pthread_mutex_init(&v->lock, NULL);
 		pthread_cond_init(&v->cond, NULL);
 		vm->nvcpus++;
-		v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)i);
+		/* The vCPU id is the initial (x2)APIC ID KVM gives it. */
+		v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)cpu_apic_id(&topo, i));
 		if (v->fd < 0)
 			return kv_err_errno(err, "KVM_CREATE_VCPU %u", i);
 		v->run_size = (size_t)mmap_size;
 		v->run = mmap(NULL, v->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
 		if (v->run == MAP_FAILED)
 			return kv_err_errno(err, "vcpu %u: mmap kvm_run", i);
-		r = cpu_setup(v->fd, cpuid, i, vm->cfg->cpus, err);
+		r = cpu_setup(v->fd, cpuid, i, &topo, err);
 		if (r < 0)
 			return r;
 	}

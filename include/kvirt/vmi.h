@@ -74,11 +74,12 @@ int kv_vmi_load(json_t *vmi, kv_vmi_warn_fn warn, void *userdata, struct kv_err 
 
 /* The resources the launcher pod needs, from a defaulted spec. */
 struct kv_vmi_resources {
-	uint64_t guest_memory;	 /* bytes */
-	uint64_t memory_limit;	 /* bytes, 0 = none */
-	unsigned vcpus;		 /* sockets × cores × threads */
-	uint64_t cpu_request_mc; /* millicores from resources.requests.cpu, 0 = unset */
-	uint64_t cpu_limit_mc;	 /* 0 = unset */
+	uint64_t guest_memory;		  /* bytes */
+	uint64_t memory_limit;		  /* bytes, 0 = none */
+	unsigned vcpus;			  /* sockets × cores × threads */
+	unsigned sockets, cores, threads; /* spec.domain.cpu (defaulted: 1 when unset) */
+	uint64_t cpu_request_mc;	  /* millicores from resources.requests.cpu, 0 = unset */
+	uint64_t cpu_limit_mc;		  /* 0 = unset */
 	long long grace_seconds;
 };
 int kv_vmi_resources(const json_t *spec, struct kv_vmi_resources *out, struct kv_err **err);

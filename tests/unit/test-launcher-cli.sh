@@ -136,6 +136,7 @@ spec:
   hostname: all-host
   domain:
     memory: {guest: 64Mi}
+    cpu: {cores: 2, threads: 2}
     firmware:
       kernelBoot: {kernelArgs: "console=ttyS0 x=1", container: {image: $tmp, kernelPath: vmlinuz}}
     devices:
@@ -175,13 +176,13 @@ YAML
 	[ "$(iso_cat "$s/sec.iso" password)" = "s3cr3t" ] || why+=" secret;"
 	[ "$(iso_cat "$s/sa.iso" token)" = "token-abc" ] || why+=" serviceAccount;"
 	blkid "$s/cm.iso" 2>/dev/null | grep -q 'LABEL="CFG"' || why+=" configMap volume label;"
-	jq -e '.cpus == 1 and .memory == "64M" and .cmdline == "console=ttyS0 x=1" and (.disks | length) == 7 and
+	jq -e '.cpus == 4 and .topology == {"sockets": 1, "cores": 2, "threads": 2} and .memory == "64M" and .cmdline == "console=ttyS0 x=1" and (.disks | length) == 7 and
 		.disks[1].serial == "empty-serial" and .disks[3].readonly and (.disks[0].readonly | not) and
 		(.api | startswith("unix:"))' "$s/vmm.json" >/dev/null 2>&1 || why+=" vmm.json: $(cat "$s/vmm.json" 2>/dev/null);"
 	[ ! -e "$tmp/run" ] || why+=" run dir left;"
 	n=$((n + 1))
 	if [ -z "$why" ]; then
-		echo "ok $n - every volume type prepared: containerDisk copy, sparse emptyDisk, hostDisk DiskOrCreate, NoCloud/configMap/secret/serviceAccount ISOs, VMM config"
+		echo "ok $n - every volume type prepared: containerDisk copy, sparse emptyDisk, hostDisk DiskOrCreate, NoCloud/configMap/secret/serviceAccount ISOs, VMM config with the CPU topology"
 	else
 		failed=$((failed + 1))
 		echo "not ok $n - volume preparation:$why"

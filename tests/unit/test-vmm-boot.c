@@ -317,6 +317,19 @@ static void test_acpi(void)
 	is_int(ioapics, 1, "MADT: one IOAPIC");
 	is_int(isos, 2, "MADT: overrides for IRQ0->GSI2 and the SCI");
 
+	/* 2 sockets × 3 cores: the socket field starts at bit 2 -> IDs 0 1 2 4 5 6. */
+	struct acpi_config topo = { .cpus = 6, .sockets = 2, .cores = 3, .threads = 1 };
+	ok(acpi_build(&topo, area, sizeof(area), ACPI_TABLES_START, &l, &err) == 0,
+	   "build tables for 2 sockets × 3 cores");
+	madt = area + (l.madt - ACPI_TABLES_START);
+	memcpy(&mlen, madt + 4, 4);
+	char ids[64] = "";
+	for (uint32_t off = 44; off + 2 <= mlen && madt[off + 1]; off += madt[off + 1])
+		if (madt[off] == 0)
+			snprintf(ids + strlen(ids), sizeof(ids) - strlen(ids), "%s%u",
+				 *ids ? " " : "", madt[off + 3]);
+	is_str(ids, "0 1 2 4 5 6", "MADT APIC IDs follow the topology's bit fields");
+
 	struct acpi_config big = { .cpus = 300 };
 	ok(acpi_build(&big, area, sizeof(area), ACPI_TABLES_START, &l, NULL) < 0,
 	   "more vCPUs than xAPIC IDs rejected");
@@ -365,7 +378,9 @@ static void test_cpuid(void)
 		{ .function = 0x8000001e },
 	};
 	const unsigned n = KV_ARRAY_SIZE(e);
-	cpuid_normalize(e, n, 2, 4);
+	/* One socket of 4 cores, vCPU 2. */
+	const struct cpu_topo cores4 = { 1, 4, 1 };
+	cpuid_normalize(e, n, 2, &cores4);
 	struct kvm_cpuid_entry2 *c = cpuid_find(e, n, 1, 0);
 	is_int(c->ebx >> 24, 2, "leaf 1: initial APIC ID = vCPU index");
 	is_int((c->ebx >> 16) & 0xff, 4, "leaf 1: logical processor count");
@@ -392,8 +407,40 @@ static void test_cpuid(void)
 	is_int(c->eax, 2, "AMD extended APIC ID");
 
 	struct kvm_cpuid_entry2 one[] = { { .function = 1, .edx = 1u << 28 } };
-	cpuid_normalize(one, 1, 0, 1);
+	const struct cpu_topo single = { 1, 1, 1 };
+	cpuid_normalize(one, 1, 0, &single);
 	ok(!(one[0].edx & (1u << 28)), "leaf 1: no HTT with one vCPU");
+
+	/* KubeVirt's default: 4 sockets of one core; vCPU 3 is socket 3. */
+	const struct cpu_topo sockets4 = { 4, 1, 1 };
+	is_int(cpu_topo_count(&sockets4), 4, "4 sockets = 4 vCPUs");
+	struct kvm_cpuid_entry2 s4[KV_ARRAY_SIZE(e)];
+	memcpy(s4, e, sizeof(e));
+	cpuid_normalize(s4, n, 3, &sockets4);
+	c = cpuid_find(s4, n, 1, 0);
+	ok(c->ebx >> 24 == 3 && ((c->ebx >> 16) & 0xff) == 1 && !(c->edx & (1u << 28)),
+	   "sockets: APIC ID 3, one logical CPU per package, no HTT");
+	c = cpuid_find(s4, n, 0xb, 1);
+	ok(c->eax == 0 && c->ebx == 1 && c->edx == 3, "sockets: leaf 0xb.1 says 1 per package");
+	c = cpuid_find(s4, n, 4, 0);
+	is_int(c->eax >> 26, 0, "sockets: leaf 4: one core per package");
+
+	/* 2 sockets × 3 cores × 2 threads, vCPU 7 = socket 1, core 0, thread 1. */
+	const struct cpu_topo odd = { 2, 3, 2 };
+	is_int(cpu_apic_id(&odd, 7), 9, "APIC ID = socket<<3 | core<<1 | thread");
+	is_int(cpu_apic_id(&odd, 11), 13, "last vCPU: socket 1, core 2, thread 1");
+	struct kvm_cpuid_entry2 o[KV_ARRAY_SIZE(e)];
+	memcpy(o, e, sizeof(e));
+	cpuid_normalize(o, n, 7, &odd);
+	c = cpuid_find(o, n, 0xb, 0);
+	ok(c->eax == 1 && c->ebx == 2 && c->edx == 9, "leaf 0xb.0: 2 threads, shift 1");
+	c = cpuid_find(o, n, 0xb, 1);
+	ok(c->eax == 3 && c->ebx == 6 && c->edx == 9, "leaf 0xb.1: 6 per package, shift 3");
+	c = cpuid_find(o, n, 4, 0);
+	ok((c->eax >> 26) == 3 && ((c->eax >> 14) & 0xfff) == 1,
+	   "leaf 4 (L1): 4 core IDs, 2 threads share it");
+	c = cpuid_find(o, n, 1, 0);
+	ok(((c->ebx >> 16) & 0xff) == 8 && (c->edx & (1u << 28)), "leaf 1: 8 IDs per package, HTT");
 }
 
 int main(void)

@@ -36,6 +36,10 @@ check "bad memory size" 'memory: "lots"' --kernel "$kernel" --memory lots
 check "memory too small" "memory: must be between" --kernel "$kernel" --memory 1M
 check "too many cpus" "cpus: must be between" --kernel "$kernel" --cpus 1000 --serial "unix:$tmp/console.sock"
 check "zero cpus" "cpus: must be between" --kernel "$kernel" --cpus 0
+check "topology disagrees with cpus" "cpus: 4 vCPUs but sockets 2 × cores 3 × threads 1 = 6" --kernel "$kernel" --cpus 4,sockets=2,cores=3
+check "unknown topology key" 'cpus: unknown key "dies"' --kernel "$kernel" --cpus 4,dies=2
+check "zero sockets" 'cpus: sockets: "0" is not a count' --kernel "$kernel" --cpus sockets=0
+check "topology product too big" "= 128 vCPUs; must be between 1 and 64" --kernel "$kernel" --cpus sockets=16,cores=8
 check "bad serial" 'serial: "pty"' --kernel "$kernel" --serial pty
 check "missing initrd" "initrd: cannot open" --kernel "$kernel" --initrd /nonexistent
 check "bad --seccomp" '--seccomp: "maybe" is not on or off' --kernel "$kernel" --seccomp maybe
@@ -60,6 +64,10 @@ check "invalid JSON config" "invalid JSON at line 1" --config "$tmp/bad.json"
 echo '{"kernal": "/x"}' >"$tmp/typo.json"
 check "unknown JSON field" 'unknown field "kernal"' --config "$tmp/typo.json"
 check "missing config file" "config: cannot read $tmp/none.json" --config "$tmp/none.json"
+echo "{\"kernel\": \"$kernel\", \"cpus\": 3, \"topology\": {\"sockets\": 2, \"cores\": 2}}" >"$tmp/topo.json"
+check "JSON topology disagrees with cpus" "cpus: 3 vCPUs but sockets 2 × cores 2 × threads 1 = 4" --config "$tmp/topo.json"
+echo "{\"kernel\": \"$kernel\", \"topology\": {\"dies\": 2}}" >"$tmp/topo2.json"
+check "unknown JSON topology field" 'unknown field "dies"' --config "$tmp/topo2.json"
 echo "{\"kernel\": \"$kernel\", \"memory\": \"64M\"}" >"$tmp/ok.json"
 check "flags override the config file" "cpus: must be between" --cpus 99 --config "$tmp/ok.json"
 check "api is not a unix socket" 'api: "tcp:1" is not unix:PATH' --kernel "$kernel" --api tcp:1

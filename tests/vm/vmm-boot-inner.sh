@@ -24,7 +24,11 @@ boot_case() {
 }
 
 boot_case small 1 128M 0 pass "kvirt.test=vmm-machine kvirt.expect_cpus=1"
-boot_case smp4 4 1G 0 pass "kvirt.test=vmm-machine kvirt.expect_cpus=4"
+# Default topology: one socket per vCPU (KubeVirt's and QEMU's default).
+boot_case smp4 4 1G 0 pass "kvirt.test=vmm-machine kvirt.expect_cpus=4 kvirt.expect_topology=4:1:1"
+# 2 sockets x 3 cores x 2 threads: sparse APIC IDs (cores need 2 bits).
+boot_case topology 12,sockets=2,cores=3,threads=2 512M 0 pass \
+	"kvirt.test=vmm-machine kvirt.expect_cpus=12 kvirt.expect_topology=2:3:2"
 # 5 GiB crosses the 3-4 GiB hole: 2 GiB must show up above 4 GiB.
 boot_case highmem 2 5G 0 pass \
 	"kvirt.test=vmm-machine kvirt.expect_cpus=2 kvirt.expect_mem_kib_min=4404019 kvirt.expect_high_mem=1"
