@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -23,6 +22,7 @@
 #include "kvirt/log.h"
 #include "kvirt/thread.h"
 #include "kvirt/uring.h"
+#include "kvirt/util.h"
 #include "kvirt/virtio.h"
 
 #define VIRTIO_ID_BLOCK		  2
@@ -443,13 +443,6 @@ static void drain_fd(int fd)
 	}
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * Interrupt the guest for what completed, unless kvirt/coalesce.h says to
  * hold it a little longer for more completions.  Returns the hold in ns
@@ -486,7 +479,7 @@ static void *queue_thread(void *arg)
 	bq->signalled = bq->q->vq.used_idx;
 	bq->coalesce = (struct kv_coalesce){ 0 };
 	/* Requests queued before DRIVER_OK (or before the thread ran) are picked up now. */
-	bq->now_ns = now_ns();
+	bq->now_ns = kv_now_ns();
 	broken = !process_queue(bq);
 	if (broken)
 		virtio_pci_needs_reset(&bq->b->t);
@@ -496,7 +489,7 @@ static void *queue_thread(void *arg)
 		struct timespec ts = { .tv_sec = (time_t)(hold / 1000000000u),
 				       .tv_nsec = (long)(hold % 1000000000u) };
 		int n = ppoll(p, stopping ? 2 : 3, hold ? &ts : NULL, NULL);
-		bq->now_ns = now_ns();
+		bq->now_ns = kv_now_ns();
 		if (n < 0)
 			continue;
 		if (p[2].revents & POLLIN)
