@@ -234,13 +234,14 @@ rounds=${KVIRT_BENCH_BLK_ROUNDS:-2}
 : >/tmp/bench-qemu.all
 : >/tmp/bench-kvirt.idle
 : >/tmp/bench-qemu.idle
-for round in $(seq 1 "$rounds"); do
-	say "round $round of $rounds"
+run_kvirt() {
 	run_vm kvirt env KVIRT_LOG_LEVEL=info "$vmm" --kernel "$KVIRT_GUEST_KERNEL" \
 		--initrd "$KVIRT_GUEST_INITRD_FULL" --cpus $cpus --memory ${mem}M --hugepages thp \
 		--disk "path=$img,${KVIRT_BENCH_BLK_DISK:-cache=none,backend=io_uring}" --cmdline "$cmdline"
 	grep -a 'interrupts:\|backend' /tmp/bench-kvirt.log | head -3 | sed 's/^/    /' >&2
 	sed "s/^/$round /" /tmp/bench-kvirt.res >>/tmp/bench-kvirt.all
+}
+run_qemu() {
 	# QEMU madvises its RAM for THP and 2 MiB-aligns it; kvirt-vmm gets --hugepages thp.
 	run_vm qemu qemu-system-x86_64 -M q35 -enable-kvm -cpu host -smp $cpus -m $mem -nodefaults \
 		-no-user-config -display none -no-reboot -serial stdio -name qemu,debug-threads=on \
@@ -248,6 +249,18 @@ for round in $(seq 1 "$rounds"); do
 		-drive "file=$img,if=none,id=d0,format=raw,aio=io_uring,cache=none" \
 		-device virtio-blk-pci,drive=d0,num-queues=$cpus
 	sed "s/^/$round /" /tmp/bench-qemu.res >>/tmp/bench-qemu.all
+}
+# Odd rounds start with kvirt-vmm, even rounds with QEMU (the image's page
+# cache and the host's state after one VM should not always favour one).
+for round in $(seq 1 "$rounds"); do
+	say "round $round of $rounds"
+	if [ $((round % 2)) = 1 ]; then
+		run_kvirt
+		run_qemu
+	else
+		run_qemu
+		run_kvirt
+	fi
 done
 
 # sum_job NAME JOB: "ios exits iops-mean rounds-measured iops-per-round"
