@@ -89,7 +89,7 @@ struct blk_queue {
 struct virtio_blk {
 	struct virtio_pci t;
 	int fd;
-	bool readonly, is_file, direct;
+	bool readonly, is_file, direct, no_coalesce;
 	uint64_t capacity; /* sectors */
 	char serial[VIRTIO_BLK_ID_BYTES];
 	bool use_uring;
@@ -451,7 +451,9 @@ static void drain_fd(int fd)
 static uint64_t signal_completions(struct blk_queue *bq, bool now)
 {
 	uint16_t done = (uint16_t)(bq->q->vq.used_idx - bq->signalled);
-	uint64_t hold = now ? 0 : kv_coalesce_hold(&bq->coalesce, done, bq->inflight, bq->now_ns);
+	uint64_t hold = now || bq->b->no_coalesce
+			    ? 0
+			    : kv_coalesce_hold(&bq->coalesce, done, bq->inflight, bq->now_ns);
 	if (hold)
 		return hold;
 	bq->coalesce.holding = false;
@@ -609,9 +611,10 @@ static int open_backend(struct virtio_blk *b, const struct virtio_blk_config *cf
 		}
 	}
 	b->use_uring = want_uring;
-	kv_info("disk %s: %u queue(s) of %u, backend %s%s%s", cfg->path, b->nqueues, b->queue_size,
-		b->use_uring ? "io_uring" : "threads", cfg->direct ? ", cache=none" : "",
-		b->readonly ? ", read-only" : "");
+	kv_info("disk %s: %u queue(s) of %u, backend %s%s%s%s", cfg->path, b->nqueues,
+		b->queue_size, b->use_uring ? "io_uring" : "threads",
+		cfg->direct ? ", cache=none" : "", b->readonly ? ", read-only" : "",
+		b->no_coalesce ? ", coalesce=off" : "");
 	return 0;
 }
 
@@ -633,6 +636,7 @@ int virtio_blk_create(const struct virtio_blk_config *cfg, const struct dev_host
 	b->queue_size = cfg->queue_size ? cfg->queue_size : 256;
 	b->readonly = cfg->readonly;
 	b->direct = cfg->direct;
+	b->no_coalesce = cfg->no_coalesce;
 	int flags = (cfg->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | (cfg->direct ? O_DIRECT : 0);
 	int r;
 	b->fd = open(cfg->path, flags);

@@ -252,6 +252,12 @@ static int parse_disk_key(struct vmm_disk *d, unsigned n, const char *key, const
 	}
 	if (!strcmp(key, "readonly"))
 		return parse_onoff("disk readonly", v, &d->readonly, err);
+	if (!strcmp(key, "coalesce")) {
+		bool on = true;
+		int r = parse_onoff("disk coalesce", v, &on, err);
+		d->no_coalesce = !on;
+		return r;
+	}
 	if (!strcmp(key, "cache")) {
 		if (!strcmp(v, "none"))
 			d->cache = VMM_CACHE_NONE;
@@ -295,7 +301,7 @@ static int parse_disk_key(struct vmm_disk *d, unsigned n, const char *key, const
 	}
 	return kv_err_set(err, EINVAL,
 			  "disk %u: unknown key \"%s\" (path, readonly, cache, backend, queues, "
-			  "queue_size, serial)",
+			  "queue_size, serial, coalesce)",
 			  n, key);
 }
 
@@ -541,8 +547,9 @@ static int json_value_text(const struct kv_json *o, const char *field, const cha
 /* "disks": [{"path": "/img", "readonly": true, "cache": "none", "queues": 2, ...}] */
 static int disks_from_json(struct vmm_config *cfg, const struct kv_json *root, struct kv_err **err)
 {
-	static const char *const fields[] = { "path",	 "serial", "readonly",	 "cache",
-					      "backend", "queues", "queue_size", NULL };
+	static const char *const fields[] = { "path",	    "serial",	"readonly",
+					      "cache",	    "backend",	"queues",
+					      "queue_size", "coalesce", NULL };
 	const struct kv_json *arr = NULL;
 	int r = kv_json_get_array(root, "disks", &arr, err);
 	if (r <= 0)

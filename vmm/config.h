@@ -53,6 +53,7 @@ struct vmm_disk {
 	enum vmm_disk_backend backend;
 	unsigned queues;     /* 0: one per vCPU */
 	unsigned queue_size; /* power of two, 2..1024 */
+	bool no_coalesce;    /* coalesce=off: interrupt at every completion */
 };
 
 #define VMM_MAX_NETS	    4

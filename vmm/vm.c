@@ -400,6 +400,7 @@ static int vm_setup_devices(struct vm *vm, int console_fd, struct kv_err **err)
 			/* Default: one queue per vCPU, so each vCPU submits on its own ring. */
 			.queues = d->queues ? d->queues : vm->cfg->cpus,
 			.queue_size = d->queue_size,
+			.no_coalesce = d->no_coalesce,
 		};
 		r = virtio_blk_create(&bc, &vm->host, &vm->mem, &vm->disks[i], err);
 		if (r < 0)

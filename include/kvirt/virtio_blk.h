@@ -25,6 +25,7 @@ struct virtio_blk_config {
 	enum blk_backend_kind backend;
 	unsigned queues;
 	unsigned queue_size;
+	bool no_coalesce; /* interrupt at every completion (kvirt/coalesce.h otherwise) */
 };
 
 struct virtio_blk;

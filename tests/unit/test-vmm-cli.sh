@@ -48,6 +48,7 @@ check "bad --jail-nofile" '--jail-nofile: "0" is not a valid value' --kernel "$k
 check "disk without path" "disk 0: path: required" --kernel "$kernel" --disk readonly=on
 check "missing disk image" "disk 0: path: cannot stat /nonexistent.img" --kernel "$kernel" --disk path=/nonexistent.img
 check "bad disk cache" 'disk 0: cache: "unsafe"' --kernel "$kernel" --disk "path=$kernel,cache=unsafe"
+check "bad disk coalesce" 'disk coalesce: "maybe"' --kernel "$kernel" --disk "path=$kernel,coalesce=maybe"
 check "bad disk queue size" "disk 1: queue_size" --kernel "$kernel" --disk "path=$kernel" --disk "path=$kernel,queue_size=3"
 check "net without tap or fd" "net 0: give exactly one of tap=NAME or fd=N" --kernel "$kernel" --net mtu=1500
 check "net with tap and fd" "net 0: give exactly one" --kernel "$kernel" --net tap=t0,fd=3

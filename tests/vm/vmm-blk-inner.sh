@@ -42,7 +42,7 @@ integrity_case() {
 }
 
 integrity_case uring-direct 2 "cache=none,backend=io_uring"
-integrity_case uring-writeback 2 "cache=writeback,backend=io_uring"
+integrity_case uring-writeback 2 "cache=writeback,backend=io_uring,coalesce=off"
 integrity_case threads-direct 2 "cache=none,backend=threads"
 integrity_case threads-writeback 1 "cache=writeback,backend=threads"
 integrity_case uring-signal-msi 2 "cache=none,backend=io_uring" ioctl
