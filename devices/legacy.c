@@ -157,6 +157,15 @@ static void acpi_pm_update_sci(struct acpi_pm *pm)
 	}
 }
 
+void acpi_pm_reset(struct acpi_pm *pm)
+{
+	pthread_mutex_lock(&pm->lock);
+	pm->pm1_sts = pm->pm1_en = 0;
+	pm->pm1_cnt = PM1_CNT_SCI_EN;
+	acpi_pm_update_sci(pm);
+	pthread_mutex_unlock(&pm->lock);
+}
+
 static uint8_t acpi_pm_read_byte(struct acpi_pm *pm, unsigned off)
 {
 	switch (off) {

@@ -91,6 +91,17 @@ void pci_host_init(struct pci_host *h)
 	memset(h->bridge.wmask, 0, sizeof(h->bridge.wmask));
 	h->slots[0] = &h->bridge;
 	h->next_bar = PCI_MMIO_WINDOW_START;
+	memcpy(h->bridge.cfg_reset, h->bridge.cfg, PCI_CFG_SIZE);
+}
+
+void pci_host_reset(struct pci_host *h)
+{
+	pthread_mutex_lock(&h->lock);
+	h->config_addr = 0;
+	for (unsigned s = 0; s < PCI_MAX_SLOTS; s++)
+		if (h->slots[s])
+			memcpy(h->slots[s]->cfg, h->slots[s]->cfg_reset, PCI_CFG_SIZE);
+	pthread_mutex_unlock(&h->lock);
 }
 
 void pci_host_destroy(struct pci_host *h)
@@ -118,6 +129,7 @@ int pci_host_add(struct pci_host *h, struct pci_device *d, struct kv_err **err)
 		h->next_bar = addr + size;
 	}
 	d->slot = slot;
+	memcpy(d->cfg_reset, d->cfg, PCI_CFG_SIZE);
 	h->slots[slot] = d;
 	return 0;
 }

@@ -82,6 +82,19 @@ static void uart_update_irq(struct uart *u)
 	}
 }
 
+void uart_reset(struct uart *u)
+{
+	pthread_mutex_lock(&u->lock);
+	u->ier = u->scr = u->dlm = u->fcr = 0;
+	u->lcr = 0x03;
+	u->dll = 1;
+	u->mcr = 0x08;
+	u->thr_ipending = false;
+	u->panic_match = u->test_match = 0;
+	uart_update_irq(u);
+	pthread_mutex_unlock(&u->lock);
+}
+
 /* Advance *match over `banner`; true when the whole banner was just seen. */
 static bool uart_scan_banner(const char *banner, size_t len, unsigned *match, uint8_t c)
 {

@@ -115,6 +115,13 @@ static void device_reset_locked(struct virtio_pci *t)
 	msix_reset(&t->msix);
 }
 
+void virtio_pci_reset(struct virtio_pci *t)
+{
+	pthread_mutex_lock(&t->lock);
+	device_reset_locked(t);
+	pthread_mutex_unlock(&t->lock);
+}
+
 static void driver_ok_locked(struct virtio_pci *t)
 {
 	uint64_t bar = pci_device_bar_addr(&t->pci, 0);

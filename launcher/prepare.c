@@ -894,12 +894,13 @@ char *kvl_vmm_config(const struct kvl_plan *plan, const char *api_path)
 	_cleanup_free_ char *api = kv_strdup_printf("unix:%s", api_path);
 	if (!disks || !api)
 		return NULL;
-	_cleanup_json_t_ json_t *cfg =
-	    json_pack("{s:s, s:s, s:I, s:{s:I, s:I, s:I}, s:s, s:s, s:O, s:s}", "kernel",
-		      plan->kernel, "cmdline", plan->cmdline, "cpus", (json_int_t)plan->vcpus,
-		      "topology", "sockets", (json_int_t)plan->sockets, "cores",
-		      (json_int_t)plan->cores, "threads", (json_int_t)plan->threads, "memory", mem,
-		      "serial", "stdio", "disks", disks, "api", api);
+	_cleanup_json_t_ json_t *cfg = json_pack(
+	    "{s:s, s:s, s:I, s:{s:I, s:I, s:I}, s:s, s:s, s:O, s:s, s:s}", "kernel", plan->kernel,
+	    "cmdline", plan->cmdline, "cpus", (json_int_t)plan->vcpus, "topology", "sockets",
+	    (json_int_t)plan->sockets, "cores", (json_int_t)plan->cores, "threads",
+	    (json_int_t)plan->threads, "memory", mem, "serial", "stdio", "disks", disks, "api", api,
+	    /* KubeVirt: an in-guest reboot keeps the VMI (and its pod) running. */
+	    "on_reboot", "restart");
 	if (cfg && plan->initrd)
 		json_object_set_new(cfg, "initrd", json_string(plan->initrd));
 	if (cfg && plan->net.b)

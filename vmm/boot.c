@@ -251,15 +251,12 @@ int boot_setup(const struct guest_mem *m, const struct bzimage_info *bi,
 	return 0;
 }
 
-static int load_file(const struct guest_mem *m, const char *field, const char *path, uint64_t off,
-		     uint64_t size, uint64_t gpa, struct kv_err **err)
+static int load_fd(const struct guest_mem *m, const char *field, int fd, uint64_t off,
+		   uint64_t size, uint64_t gpa, struct kv_err **err)
 {
 	uint8_t *dst = guest_mem_ptr(m, gpa, size);
 	if (!dst)
 		return kv_err_set(err, EFAULT, "%s: does not fit in guest memory", field);
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return kv_err_errno(err, "%s: cannot open %s", field, path);
 	/*
 	 * Allocate the destination pages in one call instead of one fault per
 	 * 4 KiB page during the copy (a 14 MiB kernel is ~3500 faults).  Best
@@ -274,21 +271,36 @@ static int load_file(const struct guest_mem *m, const char *field, const char *p
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
-			return kv_err_errno(err, "%s: cannot read %s", field, path);
+			return kv_err_errno(err, "%s: cannot read it", field);
 		if (r == 0)
-			return kv_err_set(err, EIO, "%s: %s shrank while loading", field, path);
+			return kv_err_set(err, EIO, "%s: the file shrank while loading", field);
 		done += (uint64_t)r;
 	}
 	return 0;
+}
+
+int boot_load_fds(const struct guest_mem *m, const struct bzimage_info *bi,
+		  const struct boot_plan *plan, int kernel_fd, int initrd_fd, struct kv_err **err)
+{
+	int r = load_fd(m, "kernel", kernel_fd, bi->payload_offset, bi->payload_size,
+			plan->kernel_addr, err);
+	if (r < 0 || initrd_fd < 0 || !plan->initrd_size)
+		return r;
+	return load_fd(m, "initrd", initrd_fd, 0, plan->initrd_size, plan->initrd_addr, err);
 }
 
 int boot_load_files(const struct guest_mem *m, const struct bzimage_info *bi,
 		    const struct boot_plan *plan, const char *kernel, const char *initrd,
 		    struct kv_err **err)
 {
-	int r = load_file(m, "kernel", kernel, bi->payload_offset, bi->payload_size,
-			  plan->kernel_addr, err);
-	if (r < 0 || !initrd || !plan->initrd_size)
-		return r;
-	return load_file(m, "initrd", initrd, 0, plan->initrd_size, plan->initrd_addr, err);
+	_cleanup_close_ int kfd = open(kernel, O_RDONLY | O_CLOEXEC);
+	if (kfd < 0)
+		return kv_err_errno(err, "kernel: cannot open %s", kernel);
+	_cleanup_close_ int ifd = -1;
+	if (initrd && plan->initrd_size) {
+		ifd = open(initrd, O_RDONLY | O_CLOEXEC);
+		if (ifd < 0)
+			return kv_err_errno(err, "initrd: cannot open %s", initrd);
+	}
+	return boot_load_fds(m, bi, plan, kfd, ifd, err);
 }

@@ -91,6 +91,9 @@ int boot_setup(const struct guest_mem *m, const struct bzimage_info *bi,
 	       const struct boot_plan *plan, const char *cmdline, uint64_t rsdp,
 	       struct kv_err **err);
 
+/* Copy kernel payload and initrd from open files (initrd_fd -1: none) into guest memory. */
+int boot_load_fds(const struct guest_mem *m, const struct bzimage_info *bi,
+		  const struct boot_plan *plan, int kernel_fd, int initrd_fd, struct kv_err **err);
 /* Copy kernel payload and initrd from files into guest memory. */
 int boot_load_files(const struct guest_mem *m, const struct bzimage_info *bi,
 		    const struct boot_plan *plan, const char *kernel, const char *initrd,

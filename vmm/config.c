@@ -496,6 +496,16 @@ int vmm_config_set(struct vmm_config *cfg, const char *field, const char *value,
 	}
 	if (!strcmp(field, "net"))
 		return parse_net(cfg, value, err);
+	if (!strcmp(field, "on_reboot")) {
+		if (!strcmp(value, "exit"))
+			cfg->reboot_restart = false;
+		else if (!strcmp(value, "restart"))
+			cfg->reboot_restart = true;
+		else
+			return kv_err_set(err, EINVAL,
+					  "on_reboot: \"%s\" is not one of exit, restart", value);
+		return 0;
+	}
 	if (!strcmp(field, "pit")) {
 		if (!strcmp(value, "on") || !strcmp(value, "true"))
 			cfg->pit = true;
@@ -509,8 +519,8 @@ int vmm_config_set(struct vmm_config *cfg, const char *field, const char *value,
 }
 
 static const char *const json_fields[] = {
-	"kernel", "initrd", "cmdline", "cpus", "memory",   "serial", "hugepages",
-	"pit",	  "disks",  "nets",    "api",  "topology", NULL,
+	"kernel", "initrd", "cmdline", "cpus", "memory",   "serial",	"hugepages",
+	"pit",	  "disks",  "nets",    "api",  "topology", "on_reboot", NULL,
 };
 
 /* A JSON scalar in the textual form the flags use (booleans as on/off). */
@@ -627,8 +637,8 @@ int vmm_config_from_json(struct vmm_config *cfg, const char *buf, size_t len, co
 	if (r < 0)
 		return r;
 
-	static const char *const string_fields[] = { "kernel", "initrd",    "cmdline",
-						     "serial", "hugepages", "api" };
+	static const char *const string_fields[] = { "kernel",	  "initrd", "cmdline",	"serial",
+						     "hugepages", "api",    "on_reboot" };
 	for (size_t i = 0; i < KV_ARRAY_SIZE(string_fields); i++) {
 		const char *s = NULL;
 		r = kv_json_get_string(root, string_fields[i], &s, err);

@@ -85,8 +85,9 @@ struct vmm_config {
 	enum vmm_serial_kind serial;
 	char *serial_path; /* for file: and unix: */
 	enum vmm_hugepages hugepages;
-	bool pit;	/* emulate the i8254 PIT (KVM_CREATE_PIT2); off by default */
-	char *api_path; /* control socket (--api unix:PATH); NULL: none */
+	bool pit;	     /* emulate the i8254 PIT (KVM_CREATE_PIT2); off by default */
+	bool reboot_restart; /* on_reboot=restart: reset in place instead of exit 2 */
+	char *api_path;	     /* control socket (--api unix:PATH); NULL: none */
 	struct vmm_disk disks[VMM_MAX_DISKS];
 	unsigned ndisks;
 	struct vmm_net nets[VMM_MAX_NETS];

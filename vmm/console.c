@@ -154,8 +154,22 @@ int vmm_event_loop(struct vm *vm, struct console *c, int signal_fd, struct vmm_a
 			vm_request_exit(vm, VMM_EXIT_ERROR, "poll: %s", strerror(errno));
 			break;
 		}
-		if (p[i_stop].revents)
-			break;
+		if (p[i_stop].revents) {
+			if (!vm_wants_reset(vm))
+				break;
+			struct kv_err *err = NULL;
+			if (vm_reset(vm, &err) < 0) {
+				pthread_mutex_lock(&vm->exit_lock);
+				vm->exit_code = VMM_EXIT_ERROR;
+				snprintf(vm->exit_msg, sizeof(vm->exit_msg),
+					 "guest reboot: reset in place failed: %s",
+					 kv_err_msg(err));
+				pthread_mutex_unlock(&vm->exit_lock);
+				kv_err_free(err);
+				break;
+			}
+			continue;
+		}
 		if (p[i_sig].revents) {
 			struct signalfd_siginfo si;
 			if (read(signal_fd, &si, sizeof(si)) == sizeof(si)) {

@@ -199,6 +199,46 @@ static int cpu_set_msrs(int fd, struct kv_err **err)
 	return 0;
 }
 
+int cpu_reset_msrs(int fd, struct kv_err **err)
+{
+	/*
+	 * Beyond the boot MSRs: what the guest switches on and KVM keeps
+	 * acting on across a reset unless told otherwise.  kvmclock's system
+	 * time page (KVM would keep writing into the new kernel's memory),
+	 * async page faults, steal time, PV EOI, halt polling control, the
+	 * armed TSC deadline, PAT, speculation controls.  Each alone, since
+	 * KVM stops a batch at the first MSR this host does not support.
+	 * (The one-shot wall-clock MSRs are left alone: writing them makes
+	 * KVM store a wall-clock record at the written address.)
+	 */
+	static const struct {
+		uint32_t index;
+		uint64_t data;
+	} pv[] = {
+		{ 0x00000012, 0 },		    /* MSR_KVM_SYSTEM_TIME */
+		{ 0x4b564d01, 0 },		    /* MSR_KVM_SYSTEM_TIME_NEW */
+		{ 0x4b564d02, 0 },		    /* MSR_KVM_ASYNC_PF_EN */
+		{ 0x4b564d03, 0 },		    /* MSR_KVM_STEAL_TIME */
+		{ 0x4b564d04, 0 },		    /* MSR_KVM_PV_EOI_EN */
+		{ 0x4b564d05, 1 },		    /* MSR_KVM_POLL_CONTROL: host polling on */
+		{ 0x000006e0, 0 },		    /* IA32_TSC_DEADLINE: disarmed */
+		{ 0x00000277, 0x0007040600070406 }, /* IA32_PAT: power-on value */
+		{ 0x00000048, 0 },		    /* IA32_SPEC_CTRL */
+		{ 0xc0000103, 0 },		    /* TSC_AUX */
+	};
+	for (unsigned i = 0; i < KV_ARRAY_SIZE(pv); i++) {
+		_Alignas(struct kvm_msrs)
+		    uint8_t buf[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+		memset(buf, 0, sizeof(buf));
+		struct kvm_msrs *m = (struct kvm_msrs *)buf;
+		m->nmsrs = 1;
+		m->entries[0].index = pv[i].index;
+		m->entries[0].data = pv[i].data;
+		(void)ioctl(fd, KVM_SET_MSRS, m); /* 0 set: not supported here, nothing to undo */
+	}
+	return cpu_set_msrs(fd, err);
+}
+
 #define APIC_LVT0	 0x350
 #define APIC_LVT1	 0x360
 #define APIC_MODE_NMI	 0x4

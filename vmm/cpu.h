@@ -50,6 +50,8 @@ int cpuid_get_supported(int kvm_fd, struct kvm_cpuid2 **out, struct kv_err **err
 int cpu_setup(int vcpu_fd, const struct kvm_cpuid2 *supported, unsigned index,
 	      const struct cpu_topo *t, struct kv_err **err);
 int cpu_setup_boot_regs(int vcpu_fd, uint64_t entry, uint64_t boot_params, struct kv_err **err);
+/* Guest reset: the boot MSRs again, and the paravirtual/timer MSRs a guest turns on, off. */
+int cpu_reset_msrs(int vcpu_fd, struct kv_err **err);
 
 /* Human-readable register dump for crash reports (writes into buf). */
 void cpu_dump_regs(int vcpu_fd, char *buf, size_t len);

@@ -31,6 +31,7 @@ static void usage(FILE *f)
 	      "                 [--cpus N[,sockets=S][,cores=C][,threads=T]]\n"
 	      "                 [--serial stdio|none|file:PATH|unix:PATH] [--hugepages none|thp]\n"
 	      "                 [--pit on|off] [--seccomp on|off] [--api unix:PATH]\n"
+	      "                 [--on-reboot exit|restart]\n"
 	      "                 [--jail DIR [--jail-nofile N] [--jail-fsize SIZE]] [--uid N] "
 	      "[--gid N]\n"
 	      "                 [--disk path=IMG[,readonly=on][,cache=none|writeback][,queues=N]\n"
@@ -39,7 +40,8 @@ static void usage(FILE *f)
 	      "                 [--net tap=NAME|fd=N[:N...][,mac=MAC][,queues=N][,mtu=N]\n"
 	      "                        [,queue_size=N]]...\n"
 	      "Flags override the config file.  Exit status: 0 guest powered off, 1 VMM error,\n"
-	      "2 guest reboot, 3 guest panic/crash, 128+N killed by signal N.\n",
+	      "2 guest reboot (unless --on-reboot restart), 3 guest panic/crash, 128+N killed\n"
+	      "by signal N.\n",
 	      f);
 }
 
@@ -67,6 +69,7 @@ int main(int argc, char **argv)
 		{ "gid", required_argument, NULL, 'G' },
 		{ "api", required_argument, NULL, 'A' },
 		{ "net", required_argument, NULL, 'T' },
+		{ "on-reboot", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -129,6 +132,7 @@ int main(int argc, char **argv)
 		case 'D': field = "disk"; break;
 		case 'A': field = "api"; break;
 		case 'T': field = "net"; break;
+		case 'R': field = "on_reboot"; break;
 		default: usage(stderr); return VMM_EXIT_ERROR;
 		}
 		if (nflags == KV_ARRAY_SIZE(flag_field)) {
@@ -164,8 +168,10 @@ int main(int argc, char **argv)
 	vmm_api_init(&api);
 	if (r >= 0 && cfg.api_path)
 		r = vmm_api_open(&api, cfg.api_path, &err);
-	if (r >= 0)
+	if (r >= 0) {
+		vmm_seccomp_allow_reset(cfg.reboot_restart);
 		r = vmm_seccomp_init(seccomp_on, &err);
+	}
 	/* Returns in the jailed child only; the supervisor exits with its status. */
 	if (r >= 0)
 		r = vmm_jail_enter(&jail, &cfg, &err);

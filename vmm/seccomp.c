@@ -54,6 +54,15 @@
 #define M (1u << KV_THREAD_MAIN)
 #define V (1u << KV_THREAD_VCPU)
 #define I (1u << KV_THREAD_IO)
+/* main, only with on_reboot=restart: resetting the guest in place (reset.c) */
+#define R (1u << KV_THREAD_KINDS)
+
+static bool reset_allowed;
+
+void vmm_seccomp_allow_reset(bool on)
+{
+	reset_allowed = on;
+}
 
 enum arg_rule {
 	ARG_ANY,
@@ -141,6 +150,7 @@ static const struct syscall_rule {
 	{ "sched_setscheduler", I, ARG_ANY }, /* I/O threads go SCHED_BATCH (kv_thread_io_setup) */
 	{ "fallocate", I, ARG_ANY },	      /* discard / write zeroes */
 	{ "io_uring_enter", I, ARG_ANY },     /* rings are set up before any filter */
+	{ "pread64", R, ARG_ANY },	      /* reset: the kernel and initrd again */
 };
 
 /* ioctl requests per kind (argument 1 compared exactly). */
@@ -162,6 +172,16 @@ static const struct ioctl_rule {
 	{ "TUNSETQUEUE", TUNSETQUEUE, V | I }, /* virtio-net: DRIVER_OK, ctrl MQ_VQ_PAIRS_SET */
 	{ "TCGETS", TCGETS, M },	       /* console: restore the terminal */
 	{ "TCSETS", TCSETS, M },
+	/* reset in place: vCPUs and interrupt controllers back to power-on state */
+	{ "KVM_SET_REGS", KVM_SET_REGS, R },
+	{ "KVM_SET_SREGS", KVM_SET_SREGS, R },
+	{ "KVM_SET_FPU", KVM_SET_FPU, R },
+	{ "KVM_SET_LAPIC", KVM_SET_LAPIC, R },
+	{ "KVM_SET_MSRS", KVM_SET_MSRS, R },
+	{ "KVM_SET_MP_STATE", KVM_SET_MP_STATE, R },
+	{ "KVM_SET_VCPU_EVENTS", KVM_SET_VCPU_EVENTS, R },
+	{ "KVM_SET_IRQCHIP", KVM_SET_IRQCHIP, R },
+	{ "KVM_SET_PIT2", KVM_SET_PIT2, R },
 };
 
 static const char *const kind_names[KV_THREAD_KINDS] = { "main", "vcpu", "io" };
@@ -175,7 +195,7 @@ const char *vmm_seccomp_kind_name(enum kv_thread_kind kind)
 static unsigned kind_mask(enum kv_thread_kind kind)
 {
 	switch (kind) {
-	case KV_THREAD_MAIN: return M;
+	case KV_THREAD_MAIN: return M | (reset_allowed ? R : 0);
 	case KV_THREAD_VCPU: return V | I;
 	case KV_THREAD_IO: return I;
 	default: return 0;

@@ -205,6 +205,7 @@ int vm_plan(struct vm *vm, const struct vmm_config *cfg, struct kv_err **err)
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = cfg;
 	vm->kvm_fd = vm->vm_fd = vm->stop_efd = -1;
+	vm->kernel_fd = vm->initrd_fd = -1;
 	vm->mem.base = MAP_FAILED;
 	pthread_mutex_init(&vm->exit_lock, NULL);
 	pthread_mutex_init(&vm->irq_lock, NULL);
@@ -290,6 +291,9 @@ static int vm_create_kvm_vm(struct vm *vm, struct kv_err **err)
 	/* PIC + IOAPIC + LAPICs in the kernel; must precede vCPU creation. */
 	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
 		return kv_err_errno(err, "KVM_CREATE_IRQCHIP");
+	int r = vm_snapshot_irqchip(vm, err);
+	if (r < 0)
+		return r;
 	/*
 	 * No PIT by default: Linux on KVM keeps time with kvmclock and the
 	 * TSC-deadline LAPIC timer (both always offered with the in-kernel
@@ -301,6 +305,8 @@ static int vm_create_kvm_vm(struct vm *vm, struct kv_err **err)
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
 		return kv_err_errno(err, "KVM_CREATE_PIT2");
+	if (ioctl(vm->vm_fd, KVM_GET_PIT2, &vm->pit_reset) < 0)
+		return kv_err_errno(err, "KVM_GET_PIT2");
 	return 0;
 }
 
@@ -433,8 +439,20 @@ static int vm_setup_devices(struct vm *vm, int console_fd, struct kv_err **err)
 
 static int vm_load_guest(struct vm *vm, struct kv_err **err)
 {
-	int r = boot_load_files(&vm->mem, &vm->kernel, &vm->plan, vm->cfg->kernel, vm->cfg->initrd,
-				err);
+	vm->kernel_fd = open(vm->cfg->kernel, O_RDONLY | O_CLOEXEC);
+	if (vm->kernel_fd < 0)
+		return kv_err_errno(err, "kernel: cannot open %s", vm->cfg->kernel);
+	if (vm->cfg->initrd && vm->plan.initrd_size) {
+		vm->initrd_fd = open(vm->cfg->initrd, O_RDONLY | O_CLOEXEC);
+		if (vm->initrd_fd < 0)
+			return kv_err_errno(err, "initrd: cannot open %s", vm->cfg->initrd);
+	}
+	return vm_write_guest(vm, err);
+}
+
+int vm_write_guest(struct vm *vm, struct kv_err **err)
+{
+	int r = boot_load_fds(&vm->mem, &vm->kernel, &vm->plan, vm->kernel_fd, vm->initrd_fd, err);
 	if (r < 0)
 		return r;
 	uint8_t *area =
@@ -486,7 +504,10 @@ static int vm_create_vcpus(struct vm *vm, struct kv_err **err)
 			return r;
 	}
 	/* Only the BSP starts running; APs wait for INIT/SIPI in the in-kernel LAPIC. */
-	return cpu_setup_boot_regs(vm->vcpus[0].fd, vm->plan.entry, BOOT_PARAMS_ADDR, err);
+	r = cpu_setup_boot_regs(vm->vcpus[0].fd, vm->plan.entry, BOOT_PARAMS_ADDR, err);
+	for (unsigned i = 0; r >= 0 && vm->cfg->reboot_restart && i < vm->nvcpus; i++)
+		r = vm_snapshot_vcpu(&vm->vcpus[i], err);
+	return r;
 }
 
 static int step_open_kvm(struct vm *vm, int console_fd, struct kv_err **err)
@@ -577,6 +598,7 @@ void vm_destroy(struct vm *vm)
 		if (v->run != MAP_FAILED)
 			munmap(v->run, v->run_size);
 		kv_close_safe(v->fd);
+		free(v->reset);
 		pthread_mutex_destroy(&v->lock);
 		pthread_cond_destroy(&v->cond);
 	}
@@ -597,6 +619,8 @@ void vm_destroy(struct vm *vm)
 	guest_mem_destroy(&vm->mem);
 	vm->vm_fd = kv_close_safe(vm->vm_fd);
 	vm->kvm_fd = kv_close_safe(vm->kvm_fd);
+	vm->kernel_fd = kv_close_safe(vm->kernel_fd);
+	vm->initrd_fd = kv_close_safe(vm->initrd_fd);
 	vm->stop_efd = kv_close_safe(vm->stop_efd);
 	free(vm->irq_routing);
 	vm->irq_routing = NULL;

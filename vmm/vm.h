@@ -8,6 +8,7 @@
 #ifndef KVIRT_VMM_VM_H
 #define KVIRT_VMM_VM_H
 
+#include <linux/kvm.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -36,6 +37,16 @@ enum vcpu_state { VCPU_CREATED = 0, VCPU_RUNNING, VCPU_PAUSED, VCPU_STOPPED };
 
 struct vm;
 
+/* A vCPU's power-on state, taken when it is built and put back by a guest reset. */
+struct vcpu_reset_state {
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_fpu fpu;
+	struct kvm_lapic_state lapic;
+	struct kvm_mp_state mp;
+	struct kvm_vcpu_events events;
+};
+
 struct vcpu {
 	struct vm *vm;
 	unsigned index;
@@ -48,6 +59,7 @@ struct vcpu {
 	pthread_cond_t cond;
 	enum vcpu_msg pending;
 	enum vcpu_state state;
+	struct vcpu_reset_state *reset; /* NULL until vm_create() finished the vCPU */
 };
 
 struct vm {
@@ -68,6 +80,7 @@ struct vm {
 	unsigned nnets;
 	struct bzimage_info kernel;
 	struct boot_plan plan;
+	int kernel_fd, initrd_fd; /* kept open: a guest reset loads them again */
 	struct vcpu *vcpus;
 	unsigned nvcpus;
 	int stop_efd; /* signalled when a vCPU or device decides the VM is over */
@@ -83,6 +96,11 @@ struct vm {
 	char exit_msg[2048];
 	bool panic_seen; /* the console showed the kernel panic banner */
 	bool first_run_logged;
+
+	/* Guest reset in place (on_reboot=restart, reset.c). */
+	struct kvm_irqchip irqchip_reset[3]; /* PIC master, PIC slave, IOAPIC at creation */
+	struct kvm_pit_state2 pit_reset;     /* with cfg->pit */
+	unsigned reboots;
 };
 
 /* Everything that can fail before /dev/kvm is opened: the kernel header and the layout. */
@@ -93,6 +111,21 @@ int vm_start(struct vm *vm, struct kv_err **err);
 /* Ask every vCPU to stop and join them; safe to call twice. */
 void vm_stop(struct vm *vm);
 void vm_destroy(struct vm *vm);
+
+/* Kernel, initrd, ACPI tables and boot parameters into guest RAM (creation and reset). */
+int vm_write_guest(struct vm *vm, struct kv_err **err);
+
+/* Guest reset (reset.c): power-on state snapshots, and the reset itself. */
+int vm_snapshot_irqchip(struct vm *vm, struct kv_err **err);
+int vm_snapshot_vcpu(struct vcpu *v, struct kv_err **err);
+/* True when the VM is ending because the guest rebooted and on_reboot=restart. */
+bool vm_wants_reset(struct vm *vm);
+/*
+ * Reset the machine in place as a platform reset would: vCPUs paused and
+ * put back to their power-on state, devices and interrupt controllers
+ * reset, RAM cleared and the kernel loaded again; then the vCPUs run.
+ */
+int vm_reset(struct vm *vm, struct kv_err **err);
 
 /* Record why the VM ends (first caller wins) and wake the main loop. */
 void vm_request_exit(struct vm *vm, int code, const char *fmt, ...)

@@ -22,6 +22,9 @@
  */
 int vmm_seccomp_init(bool enabled, struct kv_err **err);
 
+/* on_reboot=restart: the main thread may also reset the guest (reset.c). */
+void vmm_seccomp_allow_reset(bool on);
+
 /* Install the allow-list of `kind` on the calling thread (no TSYNC). */
 int vmm_seccomp_apply(enum kv_thread_kind kind, struct kv_err **err);
 

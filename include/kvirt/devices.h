@@ -92,6 +92,8 @@ void uart_init(struct uart *u, const struct dev_host *host, unsigned irq, int ou
 void uart_destroy(struct uart *u);
 int uart_attach(struct uart *u, struct bus *pio, uint64_t base, struct kv_err **err);
 void uart_set_output(struct uart *u, int fd);
+/* Platform reset: registers as firmware leaves them, interrupt line low; input kept. */
+void uart_reset(struct uart *u);
 /* Queue host input for the guest; returns bytes accepted (0 when full). */
 size_t uart_receive(struct uart *u, const uint8_t *buf, size_t len);
 size_t uart_rx_room(struct uart *u);
@@ -123,6 +125,8 @@ void acpi_pm_init(struct acpi_pm *pm, const struct dev_host *host);
 int acpi_pm_attach(struct acpi_pm *pm, struct bus *pio, struct kv_err **err);
 /* Press the power button: PWRBTN_STS, and an SCI when the guest enabled it. */
 void acpi_pm_power_button(struct acpi_pm *pm);
+/* Platform reset: status and enables cleared, SCI_EN set, SCI line low. */
+void acpi_pm_reset(struct acpi_pm *pm);
 
 /* ---- pvpanic + debug port ---- */
 struct misc_ports {

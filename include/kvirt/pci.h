@@ -75,6 +75,7 @@ struct pci_device {
 	const struct pci_device_ops *ops;
 	void *opaque;			 /* the device model */
 	uint8_t cfg[PCI_CFG_SIZE];	 /* live config space */
+	uint8_t cfg_reset[PCI_CFG_SIZE]; /* power-on config space (pci_host_reset) */
 	uint8_t wmask[PCI_CFG_SIZE];	 /* bits the guest may write */
 	uint64_t bar_size[PCI_NUM_BARS]; /* 0: BAR not implemented */
 	uint8_t next_cap;		 /* where the next capability goes */
@@ -101,6 +102,13 @@ int pci_device_add_bar(struct pci_device *d, unsigned bar, uint64_t size, struct
  * list; returns its config offset, or 0 when config space is full.
  */
 uint8_t pci_device_add_cap(struct pci_device *d, uint8_t id, uint8_t len);
+
+/*
+ * Platform reset: every function's config space goes back to what it was
+ * when it was added (BARs as assigned, command register and capability
+ * state such as MSI-X enable cleared).  Device models reset themselves.
+ */
+void pci_host_reset(struct pci_host *h);
 
 /* Base address the guest currently programmed into `bar`. */
 uint64_t pci_device_bar_addr(const struct pci_device *d, unsigned bar);

@@ -111,5 +111,7 @@ static inline struct virtio_pci *virtio_pci_of(struct pci_device *d)
 void virtio_queue_interrupt(struct virtio_queue *q);
 /* The queue is broken (malformed ring): DEVICE_NEEDS_RESET and a config interrupt. */
 void virtio_pci_needs_reset(struct virtio_pci *t);
+/* Platform reset: as if the driver wrote 0 to device_status (threads stopped). */
+void virtio_pci_reset(struct virtio_pci *t);
 
 #endif

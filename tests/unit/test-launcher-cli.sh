@@ -176,7 +176,7 @@ YAML
 	[ "$(iso_cat "$s/sec.iso" password)" = "s3cr3t" ] || why+=" secret;"
 	[ "$(iso_cat "$s/sa.iso" token)" = "token-abc" ] || why+=" serviceAccount;"
 	blkid "$s/cm.iso" 2>/dev/null | grep -q 'LABEL="CFG"' || why+=" configMap volume label;"
-	jq -e '.cpus == 4 and .topology == {"sockets": 1, "cores": 2, "threads": 2} and .memory == "64M" and .cmdline == "console=ttyS0 x=1" and (.disks | length) == 7 and
+	jq -e '.cpus == 4 and .topology == {"sockets": 1, "cores": 2, "threads": 2} and .on_reboot == "restart" and .memory == "64M" and .cmdline == "console=ttyS0 x=1" and (.disks | length) == 7 and
 		.disks[1].serial == "empty-serial" and .disks[3].readonly and (.disks[0].readonly | not) and
 		(.api | startswith("unix:"))' "$s/vmm.json" >/dev/null 2>&1 || why+=" vmm.json: $(cat "$s/vmm.json" 2>/dev/null);"
 	[ ! -e "$tmp/run" ] || why+=" run dir left;"

@@ -40,6 +40,7 @@ check "topology disagrees with cpus" "cpus: 4 vCPUs but sockets 2 × cores 3 × 
 check "unknown topology key" 'cpus: unknown key "dies"' --kernel "$kernel" --cpus 4,dies=2
 check "zero sockets" 'cpus: sockets: "0" is not a count' --kernel "$kernel" --cpus sockets=0
 check "topology product too big" "= 128 vCPUs; must be between 1 and 64" --kernel "$kernel" --cpus sockets=16,cores=8
+check "bad on_reboot" 'on_reboot: "again" is not one of exit, restart' --kernel "$kernel" --on-reboot again
 check "bad serial" 'serial: "pty"' --kernel "$kernel" --serial pty
 check "missing initrd" "initrd: cannot open" --kernel "$kernel" --initrd /nonexistent
 check "bad --seccomp" '--seccomp: "maybe" is not on or off' --kernel "$kernel" --seccomp maybe

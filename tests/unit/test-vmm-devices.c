@@ -435,6 +435,14 @@ static void test_pci(void)
 	bus_read(&mmio, bar + 0x100000 + 0x3ffe, buf, 4);
 	is_int(bar_hits, 2, "access straddling the BAR end is not dispatched");
 
+	/* Platform reset: the moved BAR and the command register go back. */
+	pci_host_reset(&h);
+	ok(type1_read(&pio, 1, PCI_BAR0) == bar && (type1_read(&pio, 1, PCI_COMMAND) & 0xffff) == 0,
+	   "reset: BAR back where it was assigned, command register cleared");
+	bus_read(&mmio, bar + 0x10, buf, 4);
+	is_int(bar_hits, 2, "reset: the BAR no longer decodes (memory space off)");
+	is_int(type1_read(&pio, 1, 0), 0x10421af4, "reset: ids intact");
+
 	bus_clear(&pio);
 	bus_clear(&mmio);
 	pci_host_destroy(&h);

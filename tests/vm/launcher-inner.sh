@@ -341,8 +341,39 @@ YAML
 		not_ok "$name: $what" "launcher exit $rc, want $want_rc" "$log"
 	fi
 }
-exit_case reboot "$base kvirt.test=hello kvirt.end=reboot" 2 "guest reboots"
 exit_case crash "$base kvirt.test=vmm-panic" 3 "guest kernel panics"
+
+# ---- a guest reboot restarts the VM in place (KubeVirt keeps the VMI) -------
+# The guest marks its (empty) disk and reboots; kvirt-vmm resets the machine
+# in the same jailed process and the second boot finds the mark and powers
+# off: the launcher exits 0 once, having never restarted anything itself.
+if want reboot; then
+	log=$logdir/launcher-reboot.log
+	cat >"$work/reboot.yaml" <<YAML
+apiVersion: kubevirt.io/v1
+kind: VirtualMachineInstance
+metadata: {name: launcher-reboot}
+spec:
+  domain:
+    memory: {guest: 128Mi}
+    devices:
+      disks: [{name: scratch, disk: {}}]
+$(kernel_boot "$base kvirt.test=vmm-reboot")
+  volumes: [{name: scratch, emptyDisk: {capacity: 4Mi}}]
+YAML
+	KVIRT_LOG_LEVEL=info kv_vm_run 400 "$log" -- L --run-dir "$work/run-reboot" "$work/reboot.yaml"
+	if ! grep -q 'boot 1: marking' "$log"; then
+		not_ok "reboot: guest reboot -> reset in place" "the first boot never ran" "$log"
+	elif [ "$(kv_result_field "$KV_VM_RESULT" status)" != pass ] || [ "$KV_VM_RC" != 0 ]; then
+		not_ok "reboot: guest reboot -> reset in place" "result '${KV_VM_RESULT:-none}', launcher exit $KV_VM_RC (want pass, 0)" "$log"
+	elif [ "$(grep -c 'machine reset in place' "$log")" != 1 ] || [ "$(grep -c 'kvirt-vmm pid' "$log")" != 1 ]; then
+		not_ok "reboot: guest reboot -> reset in place" "want one reset by one kvirt-vmm process" "$log"
+	elif [ -e "$work/run-reboot" ]; then
+		not_ok "reboot: guest reboot -> reset in place" "run dir left behind" "$log"
+	else
+		ok "reboot: guest reboot -> kvirt-vmm resets the machine in place (jailed), second boot: $(kv_result_field "$KV_VM_RESULT" detail); launcher exit 0"
+	fi
+fi
 
 # ---- no-jail, and nothing left mounted ------------------------------------
 if want nojail; then

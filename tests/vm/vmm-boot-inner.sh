@@ -59,6 +59,39 @@ panic_case panic "" "panicked (pvpanic"
 # ...and without it: the console banner before the reset gives it away.
 panic_case panic-console "module_blacklist=pvpanic_mmio" "guest kernel panicked"
 
+# --on-reboot restart: the guest reboots once and must come back by itself
+# in the same process (reset in place), disk contents, all vCPUs and the
+# network (ping over a tap on both boots) intact.
+if want reboot-restart; then
+	log=$logdir/vmm-reboot-restart.log img=/tmp/vmm-reboot.img
+	rm -f "$img" && truncate -s 4M "$img"
+	ip link del kvrb0 2>/dev/null
+	ip tuntap add dev kvrb0 mode tap vnet_hdr multi_queue && ip link set kvrb0 up &&
+		ip addr add 10.77.0.1/24 dev kvrb0
+	kv_vm_run 300 "$log" -- env KVIRT_LOG_LEVEL=info "$vmm" --kernel "$KVIRT_GUEST_KERNEL" \
+		--initrd "$KVIRT_GUEST_INITRD" --cpus 2 --memory 256M --on-reboot restart \
+		--disk "path=$img" --net tap=kvrb0 \
+		--cmdline "$base kvirt.test=vmm-reboot kvirt.expect_cpus=2 kvirt.ping=10.77.0.1"
+	ip link del kvrb0 2>/dev/null
+	what="reboot-restart: guest reboot -> reset in place -> second boot"
+	detail=$(kv_result_field "$KV_VM_RESULT" detail)
+	mark=$(head -c 12 "$img" 2>/dev/null | tr -d "\\000")
+	if ! grep -q 'boot 1: marking' "$log"; then
+		not_ok "$what" "the first boot never ran" "$log"
+	elif [ "$(kv_result_field "$KV_VM_RESULT" status)" != pass ]; then
+		not_ok "$what" "guest result '${KV_VM_RESULT:-none}'" "$log"
+	elif [ "$KV_VM_RC" != 0 ]; then
+		not_ok "$what" "kvirt-vmm exit $KV_VM_RC, want 0 (powered off after the second boot)" "$log"
+	elif ! grep -q 'machine reset in place' "$log"; then
+		not_ok "$what" "no 'machine reset in place' from kvirt-vmm" "$log"
+	elif [ "$mark" != KVIRT-BOOT-2 ]; then
+		not_ok "$what" "the image holds '$mark', want KVIRT-BOOT-2" "$log"
+	else
+		ok "$what: $detail; $(grep -o 'machine reset in place in [0-9]* us' "$log" | head -1)"
+	fi
+	rm -f "$img"
+fi
+
 if want console; then
 	log=$logdir/vmm-console.log fifo=$(mktemp -u /tmp/vmm-console.XXXXXX)
 	mkfifo "$fifo"
