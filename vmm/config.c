@@ -506,15 +506,8 @@ int vmm_config_set(struct vmm_config *cfg, const char *field, const char *value,
 					  "on_reboot: \"%s\" is not one of exit, restart", value);
 		return 0;
 	}
-	if (!strcmp(field, "pit")) {
-		if (!strcmp(value, "on") || !strcmp(value, "true"))
-			cfg->pit = true;
-		else if (!strcmp(value, "off") || !strcmp(value, "false"))
-			cfg->pit = false;
-		else
-			return kv_err_set(err, EINVAL, "pit: \"%s\" is not on or off", value);
-		return 0;
-	}
+	if (!strcmp(field, "pit"))
+		return parse_onoff("pit", value, &cfg->pit, err);
 	return kv_err_set(err, EINVAL, "unknown setting \"%s\"", field);
 }
 
