@@ -67,7 +67,7 @@ static int parse_serial(struct vmm_config *cfg, const char *v, struct kv_err **e
 	if (path && !*path)
 		return kv_err_set(err, EINVAL, "serial: \"%s\" needs a path after the colon", v);
 	/* sun_path is 108 bytes including the NUL. */
-	if (kind == VMM_SERIAL_UNIX && strlen(path) >= 108)
+	if (kind == VMM_SERIAL_UNIX && path && strlen(path) >= 108)
 		return kv_err_set(err, ENAMETOOLONG,
 				  "serial: unix socket path is longer than 107 bytes");
 	free(cfg->serial_path);
