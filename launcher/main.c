@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -264,15 +263,9 @@ static int cmd_run(int argc, char **argv, bool validate_only)
 
 int kvl_console(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		kv_error("%s: path too long", path);
-		return 1;
-	}
-	strcpy(sa.sun_path, path);
-	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		kv_error("cannot connect to %s: %s", path, strerror(errno));
+	_cleanup_close_ int fd = kv_unix_connect(path); /* ENAMETOOLONG for a long path */
+	if (fd < 0) {
+		kv_error("cannot connect to %s: %s", path, strerror(-fd));
 		return 1;
 	}
 	static const char req[] = "{\"cmd\":\"console\"}\n";
@@ -349,15 +342,13 @@ int kvl_console(const char *path)
 /* One request on the control socket; prints the response line. */
 static int cmd_ctl(const char *path, const char *cmd)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path) || strchr(cmd, '"') || strchr(cmd, '\\')) {
-		kv_error("bad socket path or command");
+	if (strchr(cmd, '"') || strchr(cmd, '\\')) {
+		kv_error("bad command \"%s\"", cmd);
 		return 1;
 	}
-	strcpy(sa.sun_path, path);
-	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		kv_error("cannot connect to %s: %s", path, strerror(errno));
+	_cleanup_close_ int fd = kv_unix_connect(path);
+	if (fd < 0) {
+		kv_error("cannot connect to %s: %s", path, strerror(-fd));
 		return 1;
 	}
 	char req[256];

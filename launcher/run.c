@@ -18,7 +18,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,39 +58,6 @@ struct launcher {
 	char hist[KVL_CONSOLE_HIST];
 	size_t hist_len;
 };
-
-static int unix_listen(const char *path, struct kv_err **err)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return kv_err_set(err, ENAMETOOLONG, "socket path %s is too long", path);
-	strcpy(sa.sun_path, path);
-	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return kv_err_errno(err, "socket");
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return kv_err_errno(err, "cannot bind %s", path);
-	if (listen(fd, 8) < 0)
-		return kv_err_errno(err, "listen on %s", path);
-	return TAKE_FD(fd);
-}
-
-static int unix_connect(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	return fd;
-}
 
 /* Send one request line and read one response line (blocking, bounded). */
 static json_t *api_call(struct launcher *l, const char *cmd)
@@ -530,9 +496,9 @@ int kvl_run(struct kvl_plan *plan, const char *vmm_path, bool forward_stdin)
 		kv_error("%s", kv_err_msg(err));
 		goto out;
 	}
-	l.listen_fd = unix_listen(l.control_path, &err);
+	l.listen_fd = kv_unix_listen(l.control_path, 8, false, "control socket", &err);
 	if (l.listen_fd < 0) {
-		kv_error("control socket: %s", kv_err_msg(err));
+		kv_error("%s", kv_err_msg(err));
 		goto out;
 	}
 
@@ -609,7 +575,7 @@ int kvl_run(struct kvl_plan *plan, const char *vmm_path, bool forward_stdin)
 		}
 		now = kv_now_ns();
 		if (l.api_fd < 0 && now < l.api_deadline_ns) {
-			int fd = unix_connect(l.api_path);
+			int fd = kv_unix_connect(l.api_path);
 			if (fd >= 0) {
 				l.api_fd = fd;
 				kv_debug("connected to the VMM's control socket");

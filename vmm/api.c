@@ -19,8 +19,6 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,21 +46,10 @@ void vmm_api_init(struct vmm_api *api)
 
 int vmm_api_open(struct vmm_api *api, const char *path, struct kv_err **err)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return kv_err_set(err, EINVAL, "api: socket path too long");
-	strcpy(sa.sun_path, path);
-	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int fd = kv_unix_listen(path, VMM_API_MAX_CLIENTS, true, "api", err);
 	if (fd < 0)
-		return kv_err_errno(err, "api: socket");
-	struct stat st;
-	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-		unlink(path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return kv_err_errno(err, "api: cannot bind %s", path);
-	if (listen(fd, VMM_API_MAX_CLIENTS) < 0)
-		return kv_err_errno(err, "api: listen on %s", path);
-	api->listen_fd = TAKE_FD(fd);
+		return fd;
+	api->listen_fd = fd;
 	api->path = path;
 	return 0;
 }

@@ -8,13 +8,12 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "api.h"
 #include "kvirt/cleanup.h"
 #include "kvirt/log.h"
+#include "kvirt/util.h"
 #include "vm.h"
 
 int console_open(struct console *c, const struct vmm_config *cfg, struct kv_err **err)
@@ -45,22 +44,10 @@ int console_open(struct console *c, const struct vmm_config *cfg, struct kv_err 
 		if (c->out_fd < 0)
 			return kv_err_errno(err, "serial: cannot open %s", cfg->serial_path);
 		return 0;
-	case VMM_SERIAL_UNIX: {
-		struct sockaddr_un sa = { .sun_family = AF_UNIX };
-		strncpy(sa.sun_path, cfg->serial_path, sizeof(sa.sun_path) - 1);
-		c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-		if (c->listen_fd < 0)
-			return kv_err_errno(err, "serial: socket");
+	case VMM_SERIAL_UNIX:
 		/* Replace a stale socket from an earlier run, but never a regular file. */
-		struct stat st;
-		if (lstat(cfg->serial_path, &st) == 0 && S_ISSOCK(st.st_mode))
-			unlink(cfg->serial_path);
-		if (bind(c->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-			return kv_err_errno(err, "serial: cannot bind %s", cfg->serial_path);
-		if (listen(c->listen_fd, 1) < 0)
-			return kv_err_errno(err, "serial: listen on %s", cfg->serial_path);
-		return 0;
-	}
+		c->listen_fd = kv_unix_listen(cfg->serial_path, 1, true, "serial", err);
+		return c->listen_fd < 0 ? c->listen_fd : 0;
 	}
 	return 0;
 }

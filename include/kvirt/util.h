@@ -38,4 +38,15 @@ static inline bool kv_add_overflows_u64(uint64_t a, uint64_t b, uint64_t *sum)
 	return __builtin_add_overflow(a, b, sum);
 }
 
+/*
+ * A listening AF_UNIX stream socket at `path` (non-blocking, close-on-exec).
+ * With replace_stale, a socket file already there (left by an earlier run)
+ * is removed first; any other kind of file is never touched.  Errors start
+ * with `what` and name the path.  Returns the fd.
+ */
+int kv_unix_listen(const char *path, int backlog, bool replace_stale, const char *what,
+		   struct kv_err **err);
+/* Connect to the AF_UNIX stream socket at `path` (blocking, close-on-exec); fd or -errno. */
+int kv_unix_connect(const char *path);
+
 #endif
