@@ -3,6 +3,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tests/lib/vmrun.sh"
+. "$here/lib.sh" # median, overhead_kib
 runs=${1:-5}
 mem_mib=256
 # Both VMMs read kernel and initrd from the scratch disk, not through 9p.
@@ -16,30 +17,6 @@ qemu_cmd=(qemu-system-x86_64 -M microvm,acpi=on,pit=off,pic=off,rtc=off -enable-
 	-smp 1 -m $mem_mib -nodefaults -no-user-config -display none -no-reboot -serial stdio
 	-kernel /tmp/vmlinuz -initrd /tmp/initrd -append "$cmdline")
 
-median() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) print "-"; else if (NR % 2) print a[(NR+1)/2]; else print int((a[NR/2]+a[NR/2+1])/2)}'; }
-
-# smaps: RSS of every mapping except guest RAM (the anonymous mapping whose
-# size is the guest memory size); prints "overhead_kib guest_kib".
-overhead_kib() {
-	python3 - "$1" "$((mem_mib * 1024))" <<'PY'
-import sys
-pid, guest_kib = sys.argv[1], int(sys.argv[2])
-other = guest = 0
-skip = False
-for line in open(f"/proc/{pid}/smaps"):
-    head = line.split()
-    if "-" in head[0] and len(head) >= 5 and not head[0].endswith(":"):
-        lo, hi = (int(x, 16) for x in head[0].split("-"))
-        skip = (hi - lo) // 1024 == guest_kib
-    elif head[0] == "Rss:":
-        if skip:
-            guest += int(head[1])
-        else:
-            other += int(head[1])
-print(other, guest)
-PY
-}
-
 # Memory: one run each that stays up after the result line (kvirt.end=none).
 mem_sample() {
 	local log=/tmp/bench-mem-$1.log pid
@@ -48,7 +25,7 @@ mem_sample() {
 	pid=$!
 	for _ in $(seq 1 3000); do grep -q '^KVIRT-RESULT' "$log" && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
 	sleep 1
-	overhead_kib $pid
+	overhead_kib $pid $mem_mib
 	kill -9 $pid 2>/dev/null
 	wait $pid 2>/dev/null
 }

@@ -3,6 +3,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tests/lib/vmrun.sh"
+. "$here/lib.sh" # median, overhead_kib
 runs=${1:-5}
 mem_mib=256
 mkdir -p /tmp/boot
@@ -27,26 +28,6 @@ YAML
 }
 vmi "$cmdline" >/tmp/bench.yaml
 vmi "$cmdline kvirt.end=none" >/tmp/bench-idle.yaml
-median() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) print "-"; else if (NR % 2) print a[(NR+1)/2]; else print int((a[NR/2]+a[NR/2+1])/2)}'; }
-overhead_kib() { # RSS of every mapping but guest RAM; "overhead guest"
-	python3 - "$1" "$((mem_mib * 1024))" <<'PY'
-import sys
-pid, guest_kib = sys.argv[1], int(sys.argv[2])
-other = guest = 0
-skip = False
-for line in open(f"/proc/{pid}/smaps"):
-    head = line.split()
-    if "-" in head[0] and len(head) >= 5 and not head[0].endswith(":"):
-        lo, hi = (int(x, 16) for x in head[0].split("-"))
-        skip = (hi - lo) // 1024 == guest_kib
-    elif head[0] == "Rss:":
-        if skip:
-            guest += int(head[1])
-        else:
-            other += int(head[1])
-print(other, guest)
-PY
-}
 rss_kib() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
 wait_result() {
 	for _ in $(seq 1 3000); do grep -q '^KVIRT-RESULT' "$1" && return 0; sleep 0.1; done
@@ -58,13 +39,13 @@ wait_result() {
 	--cmdline "$cmdline kvirt.end=none" </dev/null >/tmp/bench-bare.log 2>&1 &
 pid=$!
 wait_result /tmp/bench-bare.log; sleep 1
-read -r bare_over bare_guest <<<"$(overhead_kib $pid)"
+read -r bare_over bare_guest <<<"$(overhead_kib $pid $mem_mib)"
 kill -9 $pid; wait $pid 2>/dev/null
 "$launcher" run --run-dir /tmp/bench-run /tmp/bench-idle.yaml </dev/null >/tmp/bench-l.log 2>&1 &
 lpid=$!
 wait_result /tmp/bench-l.log; sleep 1
 vpid=$("$launcher" ctl /tmp/bench-run/control.sock status | jq -r .vmm_pid)
-read -r l_over l_guest <<<"$(overhead_kib "$vpid")"
+read -r l_over l_guest <<<"$(overhead_kib "$vpid" $mem_mib)"
 l_rss=$(rss_kib $lpid)
 "$launcher" ctl /tmp/bench-run/control.sock kill >/dev/null
 wait $lpid 2>/dev/null
