@@ -7,7 +7,6 @@
 #include <linux/fs.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -485,8 +484,7 @@ static void *queue_thread(void *arg)
 	broken = !process_queue(bq);
 	if (broken)
 		virtio_pci_needs_reset(&bq->b->t);
-	virtio_queue_interrupt(bq->q);
-	uint64_t hold = 0;
+	uint64_t hold = signal_completions(bq, broken);
 	while (!stopping || bq->inflight) {
 		struct timespec ts = { .tv_sec = (time_t)(hold / 1000000000u),
 				       .tv_nsec = (long)(hold % 1000000000u) };
@@ -512,7 +510,6 @@ static void *queue_thread(void *arg)
 		if (stopping)
 			p[0].events = 0;
 	}
-	signal_completions(bq, true);
 	return NULL;
 }
 
