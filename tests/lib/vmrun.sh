@@ -22,6 +22,16 @@ kv_complete_lines() {
 	esac
 }
 
+# kv_wait_for FILE REGEX SECONDS: true once a complete line of FILE matches.
+kv_wait_for() {
+	local i
+	for i in $(seq 1 $(($3 * 10))); do
+		kv_complete_lines "$1" | grep -aqE "$2" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 kv_vm_run() {
 	local timeout_s=$1 log=$2 pid t0 now line
 	shift 2

@@ -19,15 +19,6 @@ kernel_boot() { # kernel_boot KERNEL-ARGS: a kernelBoot block with the test gues
           initrdPath: initramfs.cpio.gz
 YAML
 }
-# wait_for FILE REGEX SECONDS
-wait_for() {
-	local i
-	for i in $(seq 1 $(($3 * 10))); do
-		kv_complete_lines "$1" | grep -aqE "$2" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 ticks() { kv_complete_lines "$1" | grep -acE '^TICK [0-9]+'; }
 # The launcher runs as root here, so kvirt-vmm is jailed in <run dir>/jail:
 # the jailed VMM's host pid is in the supervisor's log line.
@@ -171,7 +162,7 @@ YAML
 	# Not through L(): $! must be the launcher itself (the grace case signals it).
 	"$launcher" run --vmm "$vmm" --run-dir "$work/run-$1" "$work/$1.yaml" </dev/null >"$log" 2>&1 &
 	lpid=$!
-	wait_for "$log" '^KVIRT-RESULT' 300
+	kv_wait_for "$log" '^KVIRT-RESULT' 300
 }
 if want control; then
 	if ! start_vmi control 30 "$base kvirt.test=launcher-ctl kvirt.end=shell"; then
@@ -207,7 +198,7 @@ if want control; then
 			not_ok "jail: /proc/<vmm>/root" "root ${root_id:-?}, jail ${jail_id:-?}; holds: $inside" "$log"
 		fi
 		# Let the counter run a little first, so "stopped" means stopped.
-		wait_for "$log" '^TICK ([4-9]|[1-9][0-9]+)([^0-9]|$)' 60
+		kv_wait_for "$log" '^TICK ([4-9]|[1-9][0-9]+)([^0-9]|$)' 60
 		"$launcher" ctl "$sock" pause >/dev/null
 		sleep 1
 		a=$(ticks "$log")
@@ -238,7 +229,7 @@ if want control; then
 		exec 7>"$work/con.in"
 		sleep 1
 		printf 'echo CONSOLE-$((6 * 7))\n' >&7
-		if wait_for "$work/con.log" '^CONSOLE-42' 60 && grep -aq '^TICK' "$work/con.log"; then
+		if kv_wait_for "$work/con.log" '^CONSOLE-42' 60 && grep -aq '^TICK' "$work/con.log"; then
 			ok "console attach: sees the guest's output and the typed command ran (CONSOLE-42)"
 		else
 			not_ok "console attach" "no CONSOLE-42 answer" "$work/con.log"

@@ -56,15 +56,6 @@ snap() {
 }
 snap >"$work/before.txt"
 
-# wait_for FILE REGEX SECONDS
-wait_for() {
-	local i
-	for i in $(seq 1 $(($3 * 10))); do
-		kv_complete_lines "$1" | grep -aqE "$2" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 # vmi NAME BINDING-YAML CORES MULTIQUEUE KERNEL-ARGS
 vmi() {
 	cat >"$work/$1.yaml" <<YAML
@@ -117,7 +108,7 @@ if want bridge; then
 	rm -f "$work/ping.txt" "$work/status.json"
 	: >"$log"
 	(
-		wait_for "$log" '^KVIRT-NET up' 600 || exit 0
+		kv_wait_for "$log" '^KVIRT-NET up' 600 || exit 0
 		"$launcher" ctl "$work/run-bridge/control.sock" status >"$work/status.json" 2>&1
 		ip netns exec node busybox ping -c 3 -W 5 $pod_ip >"$work/ping.txt" 2>&1
 		echo "rc=$?" >>"$work/ping.txt"
@@ -156,7 +147,7 @@ if want masquerade; then
 	ip netns exec node busybox nc -l -p 7000 -e echo from-node &
 	bg+=($!)
 	(
-		wait_for "$log" '^KVIRT-NET listening' 600 || exit 0
+		kv_wait_for "$log" '^KVIRT-NET listening' 600 || exit 0
 		for _ in $(seq 1 40); do
 			out=$(ip netns exec node busybox nc -w 5 $pod_ip 8080 </dev/null 2>&1)
 			[ "$out" = from-guest ] && break
@@ -197,7 +188,7 @@ if want sigterm; then
 	ip netns exec pod sh -c 'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$work/resolv.conf" \
 		"$launcher" run --network pod --vmm "$vmm" --run-dir "$work/run-sigterm" "$work/sigterm.yaml" </dev/null >"$log" 2>&1 &
 	lpid=$!
-	if ! wait_for "$log" '^KVIRT-RESULT' 300; then
+	if ! kv_wait_for "$log" '^KVIRT-RESULT' 300; then
 		not_ok "sigterm: guest ready" "no result line" "$log"
 		kill -KILL $lpid 2>/dev/null
 	else
